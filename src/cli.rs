@@ -1,0 +1,108 @@
+//! The command line: clap definitions of every command and flag.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::{ColorChoice, Format};
+
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about = "Find and fix layering violations in Python backends", long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Use this configuration file instead of the nearest strata.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Add the recipes in this directory (a recipe with a shipped id replaces it).
+    #[arg(long = "recipes", global = true, value_name = "DIR")]
+    pub recipe_dirs: Vec<PathBuf>,
+    /// Colour: auto (terminal and no NO_COLOR), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Report violations (exit 0 when clean, 1 when violations remain, 2 on usage or configuration errors).
+    Check(CheckArgs),
+    /// Apply fixes to the working tree.
+    Fix(FixArgs),
+    /// List, show or test recipes.
+    Recipes {
+        #[command(subcommand)]
+        command: RecipesCommand,
+    },
+    /// Write a strata.toml with the default HOC layout.
+    Init {
+        /// Directory to write strata.toml into.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Overwrite an existing strata.toml.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Files or directories to check (default: the project root).
+    pub paths: Vec<PathBuf>,
+    /// Run only these recipes (comma-separated ids; composites expand).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub select: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print a per-rule table of counts after the report.
+    #[arg(long)]
+    pub statistics: bool,
+    /// Fail (exit 1) when an exception is stale or expired.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Print the diffs instead of writing; exit 1 if anything would change.
+    #[arg(long, conflicts_with = "interactive")]
+    pub dry_run: bool,
+    /// Review each change set and answer y/n/a/q.
+    #[arg(long, short = 'i')]
+    pub interactive: bool,
+    /// Also apply unsafe fixes.
+    #[arg(long = "unsafe")]
+    pub unsafe_fixes: bool,
+    /// Write files that have uncommitted git changes.
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecipesCommand {
+    /// List the recipes with their scope and fixability.
+    List,
+    /// Show one recipe as TOML.
+    Show { id: String },
+    /// Run every recipe's own test cases.
+    Test {
+        /// Only these recipe ids.
+        ids: Vec<String>,
+    },
+}

@@ -1,0 +1,2 @@
+//! placeholder
+pub fn run(_g: &crate::cli::GlobalArgs, _a: &crate::cli::FixArgs) -> anyhow::Result<std::process::ExitCode> { Ok(std::process::ExitCode::SUCCESS) }

@@ -1,0 +1,185 @@
+//! `strata.toml`: the project's layers, registry conventions, recipe selection and exceptions file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::layers::{LayerPatternError, Layers};
+use crate::tomlfile::{self, TomlFileError};
+
+pub const FILE_NAME: &str = "strata.toml";
+
+/// The default configuration: the HOC layout of DESIGN.md §2. `strata init` writes exactly this.
+pub const DEFAULT_TOML: &str = include_str!("default_config.toml");
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Toml(#[from] TomlFileError),
+    #[error("{path}: {source}")]
+    Layer { path: String, source: LayerPatternError },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub python: PythonConfig,
+    /// Layer name → path patterns with captures, tried in order.
+    pub layers: BTreeMap<String, LayerConfig>,
+    pub registry: RegistryConfig,
+    #[serde(default)]
+    pub naming: NamingConfig,
+    #[serde(default)]
+    pub recipes: RecipeSelection,
+    #[serde(default = "default_exceptions_file")]
+    pub exceptions: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonConfig {
+    /// Directories that are roots of the import path (`backend` makes `backend/app/x.py` module `app.x`).
+    pub import_roots: Vec<String>,
+}
+
+impl Default for PythonConfig {
+    fn default() -> Self {
+        PythonConfig { import_roots: vec![".".to_string()] }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerConfig {
+    #[serde(default)]
+    pub description: String,
+    pub paths: Vec<String>,
+}
+
+/// How the operation registry is spelled in this project (used by generated code).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    pub module: String,
+    pub getter: String,
+    pub context: String,
+    pub result: String,
+    pub handlers_dir: String,
+    pub handlers_package: String,
+    pub register_all: String,
+}
+
+/// Naming templates for generated files and operations (minijinja over layer captures).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamingConfig {
+    pub driver_path: String,
+    pub handler_module: String,
+    pub operation: String,
+}
+
+impl Default for NamingConfig {
+    fn default() -> Self {
+        NamingConfig {
+            driver_path: "backend/app/hoc/cus/{{ domain }}/L6_drivers/{{ module }}_driver.py".into(),
+            handler_module: "{{ domain }}_handler".into(),
+            operation: "{{ domain }}.{{ module }}".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeSelection {
+    /// Recipe ids to run; empty means every recipe that is not a composite.
+    #[serde(default)]
+    pub enabled: Vec<String>,
+    #[serde(default)]
+    pub disabled: Vec<String>,
+    /// Directories (relative to the config file) with the project's own recipes.
+    #[serde(default)]
+    pub dirs: Vec<String>,
+}
+
+fn default_exceptions_file() -> String {
+    "strata-exceptions.toml".to_string()
+}
+
+/// A loaded configuration and the directory it is relative to (the project root).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub root: PathBuf,
+    /// The file it came from; `None` for the built-in default.
+    pub source: Option<PathBuf>,
+    pub file: ConfigFile,
+    pub layers: Layers,
+}
+
+impl Config {
+    /// Loads `explicit`, or the nearest `strata.toml` above `start`, or the built-in default rooted at `start`.
+    pub fn discover(explicit: Option<&Path>, start: &Path) -> Result<Self, ConfigError> {
+        if let Some(path) = explicit {
+            let root = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+            return Self::from_file(path, root);
+        }
+        let start = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
+        for dir in start.ancestors() {
+            let candidate = dir.join(FILE_NAME);
+            if candidate.is_file() {
+                return Self::from_file(&candidate, dir.to_path_buf());
+            }
+        }
+        let root = if start.is_dir() { start } else { start.parent().map_or(start.clone(), Path::to_path_buf) };
+        Self::from_text(DEFAULT_TOML, Path::new("<default strata.toml>"), root, None)
+    }
+
+    fn from_file(path: &Path, root: PathBuf) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| TomlFileError::Read { path: path.to_path_buf(), source })?;
+        let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+        Self::from_text(&text, path, root, Some(path.to_path_buf()))
+    }
+
+    fn from_text(text: &str, label: &Path, root: PathBuf, source: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let file: ConfigFile = tomlfile::parse(text, label)?;
+        let patterns = file.layers.iter().map(|(name, layer)| (name.clone(), layer.paths.clone())).collect();
+        let layers = Layers::compile(&patterns)
+            .map_err(|source| ConfigError::Layer { path: label.display().to_string(), source })?;
+        if file.python.import_roots.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: label.display().to_string(),
+                message: "`python.import_roots` is empty; list at least one directory (\".\" for the root)".into(),
+            });
+        }
+        Ok(Config { root, source, file, layers })
+    }
+
+    pub fn recipe_dirs(&self) -> Vec<PathBuf> {
+        self.file.recipes.dirs.iter().map(|d| self.root.join(d)).collect()
+    }
+
+    pub fn exceptions_path(&self) -> PathBuf {
+        self.root.join(&self.file.exceptions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_parses_and_has_the_hoc_layers() {
+        let config = Config::from_text(DEFAULT_TOML, Path::new("d"), PathBuf::from("."), None).unwrap();
+        let names: Vec<&str> = config.layers.names().collect();
+        assert_eq!(names, vec!["l2", "l4", "l5", "l6"]);
+        let placed = config.layers.classify("backend/app/hoc/api/cus/catalog/widgets.py");
+        assert_eq!(placed.layer.as_deref(), Some("l2"));
+        assert_eq!(placed.captures["domain"], "catalog");
+        assert_eq!(placed.captures["module"], "widgets");
+    }
+}

@@ -1,0 +1,211 @@
+//! The pipeline: load a project, walk and classify files, prefilter by literal, parse once, run every rule.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use thiserror::Error;
+
+use crate::config::{Config, ConfigError};
+use crate::discover::{self, Candidate, DiscoverError};
+use crate::exceptions::{self, Exceptions, ExceptionsError};
+use crate::layers::Placement;
+use crate::matching::rule::{Rule, RuleError, RuleMatch};
+use crate::matching::FileContext;
+use crate::python::{self, SourceFile};
+use crate::recipe::{self, EditSpec, LoadedRecipe, RecipeError};
+use crate::templates::{TemplateError, Templates};
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Recipe(#[from] RecipeError),
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Exceptions(#[from] ExceptionsError),
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
+}
+
+/// How to find the project and which recipes to run.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectOptions {
+    pub config: Option<PathBuf>,
+    /// Where to look for `strata.toml` upward from (the first path argument, else the working directory).
+    pub start: PathBuf,
+    pub recipe_dirs: Vec<PathBuf>,
+    /// Recipe ids chosen on the command line; empty means the configuration's selection.
+    pub select: Vec<String>,
+}
+
+/// Everything a run needs, compiled once: configuration, rules, templates and exceptions.
+pub struct Project {
+    pub config: Config,
+    pub recipes: Vec<LoadedRecipe>,
+    pub rules: Vec<Rule>,
+    pub templates: Templates,
+    pub exceptions: Exceptions,
+}
+
+/// A file that could not be analysed; reported as a warning, the run goes on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Counts that show how much work the prefilters saved.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct WalkStats {
+    pub discovered: usize,
+    pub read: usize,
+    pub parsed: usize,
+}
+
+/// One parsed file and what each applicable rule matched in it.
+pub struct Analysed<'f> {
+    pub ctx: FileContext<'f>,
+    pub placement: Placement,
+    pub matches: Vec<(&'f Rule, Vec<RuleMatch<'f>>)>,
+}
+
+impl Project {
+    pub fn load(options: &ProjectOptions) -> Result<Self, EngineError> {
+        let config = Config::discover(options.config.as_deref(), &options.start)?;
+        let mut dirs = config.recipe_dirs();
+        dirs.extend(options.recipe_dirs.iter().cloned());
+        let recipes = recipe::load(&dirs)?;
+        let selected = select_ids(&config, &recipes, &options.select);
+        let layer_names: Vec<&str> = config.layers.names().collect();
+        let mut templates = Templates::default();
+        let rules = recipe::expand(&selected, &recipes)?
+            .into_iter()
+            .map(|loaded| {
+                let rule = Rule::compile(loaded, &layer_names)?;
+                register_templates(&mut templates, &rule)?;
+                Ok(rule)
+            })
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        let exceptions = Exceptions::load(&config.exceptions_path(), exceptions::today())?;
+        Ok(Project { config, recipes, rules, templates, exceptions })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.config.root
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id() == id)
+    }
+
+    pub fn candidates(&self, paths: &[PathBuf]) -> Result<Vec<Candidate>, EngineError> {
+        Ok(discover::python_files(self.root(), paths)?)
+    }
+
+    /// Runs every applicable rule on each candidate in parallel and hands each parsed file to `visit`.
+    /// Files outside every rule's scope are not read; files without the rules' literals are not parsed.
+    pub fn analyse<T: Send>(
+        &self,
+        candidates: &[Candidate],
+        visit: impl Fn(&Analysed<'_>) -> T + Sync,
+    ) -> (Vec<T>, Vec<Skipped>, WalkStats) {
+        let outcomes: Vec<FileOutcome<T>> =
+            candidates.par_iter().map(|candidate| self.analyse_one(candidate, &visit)).collect();
+        let mut results = Vec::new();
+        let mut skipped = Vec::new();
+        let mut stats = WalkStats { discovered: candidates.len(), ..WalkStats::default() };
+        for outcome in outcomes {
+            match outcome {
+                FileOutcome::OutOfScope => {}
+                FileOutcome::Filtered => stats.read += 1,
+                FileOutcome::Skipped(s) => {
+                    stats.read += 1;
+                    skipped.push(s);
+                }
+                FileOutcome::Done(value) => {
+                    stats.read += 1;
+                    stats.parsed += 1;
+                    results.push(value);
+                }
+            }
+        }
+        (results, skipped, stats)
+    }
+
+    fn analyse_one<T>(&self, candidate: &Candidate, visit: &impl Fn(&Analysed<'_>) -> T) -> FileOutcome<T> {
+        let placement = self.config.layers.classify(&candidate.rel_path);
+        let in_scope: Vec<&Rule> = self.rules.iter().filter(|r| r.in_scope(&candidate.rel_path, &placement)).collect();
+        if in_scope.is_empty() {
+            return FileOutcome::OutOfScope;
+        }
+        let skip = |reason: String| FileOutcome::Skipped(Skipped { path: candidate.rel_path.clone(), reason });
+        let bytes = match std::fs::read(&candidate.abs_path) {
+            Ok(bytes) => bytes,
+            Err(e) => return skip(format!("cannot read: {e}")),
+        };
+        // The prefilter runs on raw bytes: a file that is not UTF-8 is still reported below if it passes.
+        let lossy = String::from_utf8_lossy(&bytes);
+        let to_run: Vec<&Rule> = in_scope.into_iter().filter(|r| r.passes_prefilter(&lossy)).collect();
+        if to_run.is_empty() {
+            return FileOutcome::Filtered;
+        }
+        drop(lossy);
+        let file = match SourceFile::parse(candidate.rel_path.clone(), candidate.abs_path.clone(), bytes) {
+            Ok(file) => file,
+            Err(e) => return skip(e.to_string()),
+        };
+        let module = python::module_name(&file.rel_path, &self.config.file.python.import_roots);
+        let is_package = file.rel_path.ends_with("__init__.py");
+        let ctx = FileContext { file: &file, module, is_package };
+        let matches = to_run.into_iter().map(|rule| (rule, rule.run(&ctx))).collect();
+        FileOutcome::Done(visit(&Analysed { ctx, placement, matches }))
+    }
+}
+
+enum FileOutcome<T> {
+    OutOfScope,
+    Filtered,
+    Skipped(Skipped),
+    Done(T),
+}
+
+/// The recipe ids a run uses: the command line's, else the configuration's, else every simple recipe.
+fn select_ids(config: &Config, recipes: &[LoadedRecipe], cli: &[String]) -> Vec<String> {
+    let chosen: Vec<String> = if !cli.is_empty() {
+        cli.to_vec()
+    } else if !config.file.recipes.enabled.is_empty() {
+        config.file.recipes.enabled.clone()
+    } else {
+        recipes.iter().filter(|r| r.recipe.include.is_empty()).map(|r| r.recipe.id.clone()).collect()
+    };
+    chosen.into_iter().filter(|id| !config.file.recipes.disabled.contains(id)).collect()
+}
+
+/// Compiles each template a rule declares, so a broken template fails at load time, not mid-run.
+fn register_templates(templates: &mut Templates, rule: &Rule) -> Result<(), TemplateError> {
+    let id = rule.id();
+    templates.add(&format!("{id}/message"), &rule.recipe.message)?;
+    for (i, fix) in rule.fixes.iter().enumerate() {
+        templates.add(&format!("{id}/fix{i}/description"), &fix.case.description)?;
+        templates.add(&format!("{id}/fix{i}/reason"), &fix.case.reason)?;
+        for (j, edit) in fix.case.edits.iter().enumerate() {
+            let sources: Vec<(&str, &str)> = match edit {
+                EditSpec::Replace { with, .. }
+                | EditSpec::InsertBefore { with, .. }
+                | EditSpec::InsertAfter { with, .. } => vec![("with", with)],
+                EditSpec::CreateFile { path, with } => vec![("path", path), ("with", with)],
+                EditSpec::EditFile { path, append } => vec![("path", path), ("with", append)],
+                EditSpec::AddImport { module, .. } | EditSpec::RemoveImport { module, .. } => vec![("module", module)],
+                EditSpec::Delete { .. } => vec![],
+            };
+            for (part, source) in sources {
+                templates.add(&format!("{id}/fix{i}/edit{j}/{part}"), source)?;
+            }
+        }
+    }
+    Ok(())
+}

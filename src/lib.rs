@@ -1,0 +1,25 @@
+//! strata: a codemod engine that finds and fixes layering violations in Python backends.
+//!
+//! The pipeline, one module per stage: [`config`] and [`recipe`] (what to do) → [`discover`] and
+//! [`layers`] (which files) → [`python`] (parse once) → [`matching`] (what matches) → [`diagnostics`]
+//! and [`output`] (report) → [`fix`] and [`transform`] (plan change sets) → [`edit`] (apply, validate,
+//! write atomically).
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod diagnostics;
+pub mod discover;
+pub mod edit;
+pub mod engine;
+pub mod exceptions;
+pub mod fix;
+pub mod git;
+pub mod layers;
+pub mod matching;
+pub mod output;
+pub mod python;
+pub mod recipe;
+pub mod templates;
+pub mod tomlfile;
+pub mod transform;

@@ -1,0 +1,57 @@
+//! The stable JSON output (schema version 1, documented in the README).
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::diagnostics::{CheckReport, Disposition, Finding};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Excepted<'a> {
+    #[serde(flatten)]
+    finding: &'a Finding,
+    reason: &'a str,
+    owner: &'a str,
+}
+
+#[derive(Serialize)]
+struct Classified<'a> {
+    #[serde(flatten)]
+    finding: &'a Finding,
+    label: &'a str,
+}
+
+pub fn render(report: &CheckReport) -> String {
+    let violations: Vec<&Finding> = report.violations().collect();
+    let mut excepted = Vec::new();
+    let mut classified = Vec::new();
+    for (finding, disposition) in &report.findings {
+        match disposition {
+            Disposition::Excepted(index) => {
+                let entry = &report.exceptions[*index].entry;
+                excepted.push(Excepted { finding, reason: &entry.reason, owner: &entry.owner });
+            }
+            Disposition::Classified(label) => classified.push(Classified { finding, label }),
+            Disposition::Violation => {}
+        }
+    }
+    let value = json!({
+        "version": SCHEMA_VERSION,
+        "tool": { "name": "strata", "version": env!("CARGO_PKG_VERSION") },
+        "summary": {
+            "violations": violations.len(),
+            "excepted": excepted.len(),
+            "classified": classified.len(),
+            "skipped": report.skipped.len(),
+            "files": report.stats,
+        },
+        "statistics": report.counts(),
+        "violations": violations,
+        "excepted": excepted,
+        "classified": classified,
+        "skipped": report.skipped,
+        "exceptions": report.exceptions,
+    });
+    serde_json::to_string_pretty(&value).unwrap_or_default()
+}

@@ -1,0 +1,110 @@
+//! Human output: ruff/rustc-style diagnostics with code frames, summaries and the statistics table.
+
+use annotate_snippets::{Level, Renderer, Snippet};
+use owo_colors::OwoColorize;
+
+use crate::diagnostics::{CheckReport, Disposition, Finding};
+use crate::exceptions::ExceptionState;
+use crate::recipe::{Applicability, Severity};
+
+fn level(severity: Severity) -> Level {
+    match severity {
+        Severity::Error => Level::Error,
+        Severity::Warning => Level::Warning,
+        Severity::Info => Level::Info,
+    }
+}
+
+/// One diagnostic with its code frame.
+pub fn render_finding(finding: &Finding, color: bool) -> String {
+    let origin = finding.path.clone();
+    let label = match &finding.fix {
+        Some(fix) if fix.applicability == Applicability::Manual => format!("manual fix: {}", fix.description),
+        Some(fix) => format!("{} fix available: {}", fix.applicability.as_str(), fix.description),
+        None => String::new(),
+    };
+    let span = finding.frame.span.clone();
+    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    let message = level(finding.severity).title(&finding.message).id(&finding.rule).snippet(
+        Snippet::source(&finding.frame.source)
+            .line_start(finding.frame.first_line)
+            .origin(&origin)
+            .fold(true)
+            .annotation(level(finding.severity).span(span).label(&label)),
+    );
+    let rendered = renderer.render(message).to_string();
+    rendered
+}
+
+/// The full text report: violations, then a summary of excepted, classified, skipped and exceptions.
+pub fn render(report: &CheckReport, color: bool) -> String {
+    let mut out = String::new();
+    for finding in report.violations() {
+        out.push_str(&render_finding(finding, color));
+        out.push_str("\n\n");
+    }
+    let violations = report.violations().count();
+    let excepted = report.findings.iter().filter(|(_, d)| matches!(d, Disposition::Excepted(_))).count();
+    let classified = report.findings.iter().filter(|(_, d)| matches!(d, Disposition::Classified(_))).count();
+    let fixable = report
+        .violations()
+        .filter(|f| f.fix.as_ref().is_some_and(|x| x.applicability == Applicability::Safe))
+        .count();
+    let summary = if violations == 0 {
+        "No violations found.".to_string()
+    } else {
+        format!("Found {violations} violation{}.", if violations == 1 { "" } else { "s" })
+    };
+    out.push_str(&if color { summary.bold().to_string() } else { summary });
+    out.push('\n');
+    if fixable > 0 {
+        out.push_str(&format!("{fixable} fixable with `strata fix`.\n"));
+    }
+    if excepted + classified > 0 {
+        out.push_str(&format!(
+            "{excepted} excepted by strata-exceptions.toml, {classified} classified as justified patterns (not hidden: see --statistics).\n"
+        ));
+    }
+    for skipped in &report.skipped {
+        out.push_str(&format!("warning: skipped {}: {}\n", skipped.path, skipped.reason));
+    }
+    for e in &report.exceptions {
+        let what = match e.state {
+            ExceptionState::Active => continue,
+            ExceptionState::Stale => "matches nothing (stale); remove it",
+            ExceptionState::Expired => "has expired and no longer applies; renew or remove it",
+        };
+        out.push_str(&format!("warning: exception for `{}` on `{}` (owner {}) {what}\n", e.entry.rule, e.entry.path, e.entry.owner));
+    }
+    out
+}
+
+/// The per-rule evidence table of `--statistics`.
+pub fn statistics(report: &CheckReport) -> String {
+    let counts = report.counts();
+    let width = counts.keys().map(String::len).max().unwrap_or(4).max(4);
+    let mut out = format!("{:<width$}  {:>10}  {:>8}  {:>10}  {:>5}  classified as\n", "rule", "violations", "excepted", "classified", "files");
+    let mut totals = (0, 0, 0);
+    for (rule, c) in &counts {
+        let classified: usize = c.classified.values().sum();
+        let labels: Vec<String> = c.classified.iter().map(|(label, n)| format!("{label}={n}")).collect();
+        out.push_str(&format!(
+            "{rule:<width$}  {:>10}  {:>8}  {:>10}  {:>5}  {}\n",
+            c.violations,
+            c.excepted,
+            classified,
+            c.files,
+            labels.join(" ")
+        ));
+        totals = (totals.0 + c.violations, totals.1 + c.excepted, totals.2 + classified);
+    }
+    out.push_str(&format!("{:<width$}  {:>10}  {:>8}  {:>10}\n", "total", totals.0, totals.1, totals.2));
+    out.push_str(&format!(
+        "files: {} discovered, {} read, {} parsed, {} skipped\n",
+        report.stats.discovered,
+        report.stats.read,
+        report.stats.parsed,
+        report.skipped.len()
+    ));
+    out
+}
