@@ -1,1 +1,255 @@
-//! placeholder
+//! Edits: byte-range edits, multi-file change sets with an applicability, conflict checks, applying
+//! them in one pass, and atomic multi-file writes.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::recipe::Applicability;
+
+/// Replaces `range` of a file by `content`; an insertion has an empty range, a deletion empty content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Edit {
+    pub range: Range<usize>,
+    pub content: String,
+}
+
+impl Edit {
+    pub fn replace(range: Range<usize>, content: impl Into<String>) -> Self {
+        Edit { range, content: content.into() }
+    }
+
+    pub fn insert(at: usize, content: impl Into<String>) -> Self {
+        Edit { range: at..at, content: content.into() }
+    }
+
+    pub fn delete(range: Range<usize>) -> Self {
+        Edit { range, content: String::new() }
+    }
+
+    /// Two edits conflict when their ranges overlap, or both insert at the same point (order unknown).
+    pub fn conflicts_with(&self, other: &Edit) -> bool {
+        let (a, b) = (&self.range, &other.range);
+        if a.is_empty() || b.is_empty() {
+            return a.start == b.start || (a.start > b.start && a.start < b.end) || (b.start > a.start && b.start < a.end);
+        }
+        a.start < b.end && b.start < a.end
+    }
+}
+
+/// The edits of one change set in one file; `create` marks a file that must not exist yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileEdits {
+    pub path: String,
+    pub create: bool,
+    pub edits: Vec<Edit>,
+}
+
+/// One logical fix, possibly across several files, applied whole or not at all.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeSet {
+    pub rule: String,
+    pub applicability: Applicability,
+    pub description: String,
+    /// Where the violation is (`path:line:col`), for summaries.
+    pub location: String,
+    /// Why a manual change set cannot be applied automatically.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub files: Vec<FileEdits>,
+    /// What someone must do after the fix (e.g. the caller that now owns a transaction).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<String>,
+}
+
+impl ChangeSet {
+    pub fn manual(rule: &str, location: String, description: String, reason: String) -> Self {
+        ChangeSet {
+            rule: rule.to_string(),
+            applicability: Applicability::Manual,
+            description,
+            location,
+            reason: Some(reason),
+            files: Vec::new(),
+            follow_ups: Vec::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.iter().all(|f| f.edits.is_empty())
+    }
+
+    /// Whether any edit of `self` conflicts with any edit of `other` (a created file conflicts with any edit of it).
+    pub fn conflicts_with(&self, other: &ChangeSet) -> bool {
+        self.files.iter().any(|mine| {
+            other.files.iter().filter(|theirs| theirs.path == mine.path).any(|theirs| {
+                mine.create
+                    || theirs.create
+                    || mine.edits.iter().any(|a| theirs.edits.iter().any(|b| a.conflicts_with(b)))
+            })
+        })
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ApplyError {
+    #[error("edits overlap at bytes {0:?} and {1:?}")]
+    Overlap(Range<usize>, Range<usize>),
+    #[error("edit range {0:?} is outside the file ({1} bytes) or splits a character")]
+    OutOfBounds(Range<usize>, usize),
+}
+
+/// Applies non-conflicting edits to `text` in one pass; every byte outside the edits is kept.
+pub fn apply(text: &str, edits: &[Edit]) -> Result<String, ApplyError> {
+    let mut sorted: Vec<&Edit> = edits.iter().collect();
+    sorted.sort_by_key(|e| (e.range.start, e.range.end));
+    for pair in sorted.windows(2) {
+        if pair[0].conflicts_with(pair[1]) {
+            return Err(ApplyError::Overlap(pair[0].range.clone(), pair[1].range.clone()));
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut cursor = 0;
+    for edit in sorted {
+        let r = &edit.range;
+        if r.end > text.len() || r.start > r.end || !text.is_char_boundary(r.start) || !text.is_char_boundary(r.end) {
+            return Err(ApplyError::OutOfBounds(r.clone(), text.len()));
+        }
+        out.push_str(&text[cursor..r.start]);
+        out.push_str(&edit.content);
+        cursor = r.end;
+    }
+    out.push_str(&text[cursor..]);
+    Ok(out)
+}
+
+/// Keeps the change sets that conflict with none kept before them (in order); the rest wait for the next pass.
+pub fn select_non_conflicting(change_sets: Vec<ChangeSet>) -> (Vec<ChangeSet>, Vec<ChangeSet>) {
+    let mut kept: Vec<ChangeSet> = Vec::new();
+    let mut deferred = Vec::new();
+    for cs in change_sets {
+        if kept.iter().any(|k| k.conflicts_with(&cs)) {
+            deferred.push(cs);
+        } else {
+            kept.push(cs);
+        }
+    }
+    (kept, deferred)
+}
+
+#[derive(Debug, Error)]
+pub enum PathError {
+    #[error("`{0}` is absolute; generated paths must be relative to the project root")]
+    Absolute(String),
+    #[error("`{0}` leaves the project root (`..`); refusing to write outside the repository")]
+    Escapes(String),
+    #[error("`{path}` resolves through a symbolic link to {target}, outside the project root; refusing to write there")]
+    Symlink { path: String, target: PathBuf },
+}
+
+/// Resolves a project-relative path for writing, refusing absolute paths, `..` and symlinks leading out.
+pub fn resolve_in_root(root: &Path, rel: &str) -> Result<PathBuf, PathError> {
+    let path = Path::new(rel);
+    if path.is_absolute() || rel.starts_with('/') || rel.starts_with('\\') {
+        return Err(PathError::Absolute(rel.to_string()));
+    }
+    if path.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+        return Err(PathError::Escapes(rel.to_string()));
+    }
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let full = root.join(path);
+    // The deepest existing ancestor decides where a write really lands.
+    let existing = full.ancestors().find(|a| a.exists()).unwrap_or(&root);
+    let real = std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_path_buf());
+    if !real.starts_with(&root) {
+        return Err(PathError::Symlink { path: rel.to_string(), target: real });
+    }
+    Ok(full)
+}
+
+#[derive(Debug, Error)]
+pub enum WriteError {
+    #[error("cannot write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// Writes every file or none: all contents go to temporary files beside their targets first
+/// (keeping permissions); only when all of them exist are they renamed into place.
+pub fn write_atomically(files: &BTreeMap<PathBuf, String>) -> Result<(), WriteError> {
+    let mut staged = Vec::new();
+    for (path, content) in files {
+        match stage(path, content) {
+            Ok(temp) => staged.push((temp, path)),
+            // Dropping the staged temp files deletes them: nothing was written.
+            Err(source) => return Err(WriteError::Io { path: path.clone(), source }),
+        }
+    }
+    for (temp, path) in staged {
+        temp.persist(path).map_err(|e| WriteError::Io { path: path.clone(), source: e.error })?;
+    }
+    Ok(())
+}
+
+fn stage(path: &Path, content: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut temp = tempfile::Builder::new().prefix(".strata-").suffix(".tmp").tempfile_in(dir)?;
+    temp.write_all(content.as_bytes())?;
+    temp.as_file().sync_all()?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        std::fs::set_permissions(temp.path(), meta.permissions())?;
+    }
+    Ok(temp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_edits_in_one_pass() {
+        let text = "abcdef";
+        let edits = [Edit::replace(1..2, "X"), Edit::insert(4, "-"), Edit::delete(5..6)];
+        assert_eq!(apply(text, &edits).unwrap(), "aXcd-e");
+    }
+
+    #[test]
+    fn overlapping_and_same_point_insertions_conflict() {
+        assert!(Edit::replace(1..3, "").conflicts_with(&Edit::replace(2..4, "")));
+        assert!(!Edit::replace(1..3, "").conflicts_with(&Edit::replace(3..4, "")));
+        assert!(Edit::insert(2, "a").conflicts_with(&Edit::insert(2, "b")));
+        assert!(Edit::insert(2, "a").conflicts_with(&Edit::replace(1..3, "")));
+        assert!(!Edit::insert(3, "a").conflicts_with(&Edit::replace(1..3, "")));
+        assert!(apply("abc", &[Edit::replace(0..2, "x"), Edit::replace(1..3, "y")]).is_err());
+    }
+
+    #[test]
+    fn paths_outside_the_root_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(resolve_in_root(dir.path(), "../x.py"), Err(PathError::Escapes(_))));
+        assert!(matches!(resolve_in_root(dir.path(), "/etc/x.py"), Err(PathError::Absolute(_))));
+        assert!(matches!(resolve_in_root(dir.path(), "a/../../x.py"), Err(PathError::Escapes(_))));
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+        assert!(matches!(resolve_in_root(dir.path(), "link/x.py"), Err(PathError::Symlink { .. })));
+        assert!(resolve_in_root(dir.path(), "a/b/x.py").is_ok());
+    }
+
+    #[test]
+    fn atomic_write_keeps_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.py");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o750)).unwrap();
+        write_atomically(&BTreeMap::from([(path.clone(), "new".to_string())])).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o750);
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1);
+    }
+}

@@ -1,5 +1,6 @@
 //! The pipeline: load a project, walk and classify files, prefilter by literal, parse once, run every rule.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -29,6 +30,8 @@ pub enum EngineError {
     Exceptions(#[from] ExceptionsError),
     #[error(transparent)]
     Discover(#[from] DiscoverError),
+    #[error("recipe `{recipe}`: {message}")]
+    Transform { recipe: String, message: String },
 }
 
 /// How to find the project and which recipes to run.
@@ -113,8 +116,18 @@ impl Project {
         candidates: &[Candidate],
         visit: impl Fn(&Analysed<'_>) -> T + Sync,
     ) -> (Vec<T>, Vec<Skipped>, WalkStats) {
+        self.analyse_with(candidates, &BTreeMap::new(), visit)
+    }
+
+    /// Like [`Project::analyse`], reading files from `contents` (a fix run's in-memory state) first.
+    pub fn analyse_with<T: Send>(
+        &self,
+        candidates: &[Candidate],
+        contents: &BTreeMap<String, String>,
+        visit: impl Fn(&Analysed<'_>) -> T + Sync,
+    ) -> (Vec<T>, Vec<Skipped>, WalkStats) {
         let outcomes: Vec<FileOutcome<T>> =
-            candidates.par_iter().map(|candidate| self.analyse_one(candidate, &visit)).collect();
+            candidates.par_iter().map(|candidate| self.analyse_one(candidate, contents, &visit)).collect();
         let mut results = Vec::new();
         let mut skipped = Vec::new();
         let mut stats = WalkStats { discovered: candidates.len(), ..WalkStats::default() };
@@ -136,14 +149,23 @@ impl Project {
         (results, skipped, stats)
     }
 
-    fn analyse_one<T>(&self, candidate: &Candidate, visit: &impl Fn(&Analysed<'_>) -> T) -> FileOutcome<T> {
+    fn analyse_one<T>(
+        &self,
+        candidate: &Candidate,
+        contents: &BTreeMap<String, String>,
+        visit: &impl Fn(&Analysed<'_>) -> T,
+    ) -> FileOutcome<T> {
         let placement = self.config.layers.classify(&candidate.rel_path);
         let in_scope: Vec<&Rule> = self.rules.iter().filter(|r| r.in_scope(&candidate.rel_path, &placement)).collect();
         if in_scope.is_empty() {
             return FileOutcome::OutOfScope;
         }
         let skip = |reason: String| FileOutcome::Skipped(Skipped { path: candidate.rel_path.clone(), reason });
-        let bytes = match std::fs::read(&candidate.abs_path) {
+        let read = match contents.get(&candidate.rel_path) {
+            Some(text) => Ok(text.clone().into_bytes()),
+            None => std::fs::read(&candidate.abs_path),
+        };
+        let bytes = match read {
             Ok(bytes) => bytes,
             Err(e) => return skip(format!("cannot read: {e}")),
         };
@@ -186,12 +208,17 @@ fn select_ids(config: &Config, recipes: &[LoadedRecipe], cli: &[String]) -> Vec<
 }
 
 /// Compiles each template a rule declares, so a broken template fails at load time, not mid-run.
-fn register_templates(templates: &mut Templates, rule: &Rule) -> Result<(), TemplateError> {
+fn register_templates(templates: &mut Templates, rule: &Rule) -> Result<(), EngineError> {
     let id = rule.id();
     templates.add(&format!("{id}/message"), &rule.recipe.message)?;
     for (i, fix) in rule.fixes.iter().enumerate() {
         templates.add(&format!("{id}/fix{i}/description"), &fix.case.description)?;
         templates.add(&format!("{id}/fix{i}/reason"), &fix.case.reason)?;
+        templates.add(&format!("{id}/fix{i}/follow_up"), &fix.case.follow_up)?;
+        if let Some(transform) = &fix.case.transform {
+            crate::transform::validate(&transform.name, &transform.params)
+                .map_err(|message| EngineError::Transform { recipe: id.to_string(), message })?;
+        }
         for (j, edit) in fix.case.edits.iter().enumerate() {
             let sources: Vec<(&str, &str)> = match edit {
                 EditSpec::Replace { with, .. }

@@ -17,6 +17,7 @@ pub fn run(global: &GlobalArgs, command: &RecipesCommand) -> anyhow::Result<Exit
                     format!("composite: {}", r.include.join(", "))
                 } else {
                     let mut kinds: Vec<&str> = r.fix.iter().map(|f| f.applicability.as_str()).collect();
+                    kinds.sort();
                     kinds.dedup();
                     if kinds.is_empty() { "detect only".to_string() } else { format!("fix: {}", kinds.join("/")) }
                 };

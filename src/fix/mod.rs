@@ -1,2 +1,432 @@
-//! placeholder
+//! Fixes: planning change sets from matches (primitive edits and built-in transforms) and the
+//! fixpoint loop that applies them pass after pass, validating every changed file by re-parsing.
+
+pub mod primitives;
 pub mod recipe_tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use minijinja::Value;
+use serde::Serialize;
+use tree_sitter::Node;
+
+use crate::diagnostics::match_vars;
+use crate::edit::{self, ChangeSet, Edit, FileEdits};
+use crate::engine::{Analysed, EngineError, Project, Skipped};
+use crate::matching::rule::{Rule, RuleMatch};
+use crate::matching::{Bindings, Bound};
+use crate::python;
+use crate::recipe::{Applicability, EditSpec};
+use crate::transform::{self, TransformCall};
+
+/// The current text of every file a fix run changed or created, by project-relative path.
+pub type Contents = BTreeMap<String, String>;
+
+/// Passes after which a run stops even if fixes keep coming (each pass applies what does not conflict).
+pub const MAX_PASSES: usize = 64;
+
+/// What a person (or `--interactive`) decides for one change set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Apply,
+    Skip,
+    /// Apply this and every later change set without asking.
+    ApplyAll,
+    /// Apply nothing more.
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FixOptions {
+    pub unsafe_fixes: bool,
+}
+
+/// A change set that was not applied, with why.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotApplied {
+    #[serde(flatten)]
+    pub change_set: ChangeSet,
+    pub why: String,
+}
+
+/// The result of a fix run: what was applied, what was not and why, and the new file contents.
+#[derive(Debug, Default, Serialize)]
+pub struct FixOutcome {
+    pub applied: Vec<ChangeSet>,
+    pub manual: Vec<ChangeSet>,
+    pub unsafe_skipped: Vec<ChangeSet>,
+    pub rejected: Vec<ChangeSet>,
+    /// Change sets dropped because the result would not parse (or edits could not be applied).
+    pub dropped: Vec<NotApplied>,
+    pub skipped_files: Vec<Skipped>,
+    pub passes: usize,
+    /// True when MAX_PASSES was reached with fixes still pending.
+    pub hit_pass_limit: bool,
+    /// Original text of each changed file (`None` for created files).
+    #[serde(skip)]
+    pub originals: BTreeMap<String, Option<String>>,
+    #[serde(skip)]
+    pub contents: Contents,
+}
+
+impl FixOutcome {
+    /// Files whose final text differs from the original, with both texts.
+    pub fn changed_files(&self) -> Vec<(&str, Option<&str>, &str)> {
+        self.contents
+            .iter()
+            .filter_map(|(path, new)| {
+                let old = self.originals.get(path).and_then(|o| o.as_deref());
+                (old != Some(new.as_str())).then_some((path.as_str(), old, new.as_str()))
+            })
+            .collect()
+    }
+}
+
+/// Runs fixes to a fixpoint in memory; nothing is written here.
+pub fn run(
+    project: &Project,
+    paths: &[PathBuf],
+    options: FixOptions,
+    decide: &mut dyn FnMut(&ChangeSet, &Contents) -> Decision,
+) -> Result<FixOutcome, EngineError> {
+    let mut outcome = FixOutcome::default();
+    let mut rejected: BTreeSet<String> = BTreeSet::new();
+    let mut ask = true;
+    let mut quit = false;
+    for pass in 1..=MAX_PASSES {
+        outcome.passes = pass;
+        let mut candidates = project.candidates(paths)?;
+        for path in outcome.contents.keys() {
+            if !candidates.iter().any(|c| &c.rel_path == path) {
+                candidates.push(crate::discover::Candidate { rel_path: path.clone(), abs_path: project.root().join(path) });
+            }
+        }
+        let contents = &outcome.contents;
+        let (planned, skipped, _) =
+            project.analyse_with(&candidates, contents, |analysed| plan_file(project, analysed, contents));
+        if pass == 1 {
+            outcome.skipped_files = skipped;
+        }
+        let mut pending = Vec::new();
+        // What is manual or unsafe is reported as of the latest pass: earlier fixes may have resolved it.
+        outcome.manual.clear();
+        outcome.unsafe_skipped.clear();
+        for cs in planned.into_iter().flatten() {
+            let key = fingerprint(&cs);
+            match cs.applicability {
+                Applicability::Manual => outcome.manual.push(cs),
+                Applicability::Unsafe if !options.unsafe_fixes => outcome.unsafe_skipped.push(cs),
+                _ if cs.is_empty() || rejected.contains(&key) => {}
+                _ => pending.push(cs),
+            }
+        }
+        if pending.is_empty() || quit {
+            return Ok(outcome);
+        }
+        let (kept, _deferred) = edit::select_non_conflicting(pending);
+        let mut staged: Vec<ChangeSet> = Vec::new();
+        for cs in kept {
+            if quit {
+                break;
+            }
+            if ask {
+                match decide(&cs, &outcome.contents) {
+                    Decision::Apply => {}
+                    Decision::ApplyAll => ask = false,
+                    Decision::Skip => {
+                        rejected.insert(fingerprint(&cs));
+                        outcome.rejected.push(cs);
+                        continue;
+                    }
+                    Decision::Quit => {
+                        quit = true;
+                        continue;
+                    }
+                }
+            }
+            match validate(project, &cs, &outcome.contents) {
+                Ok(()) => staged.push(cs),
+                Err(why) => {
+                    rejected.insert(fingerprint(&cs));
+                    outcome.dropped.push(NotApplied { change_set: cs, why });
+                }
+            }
+        }
+        if staged.is_empty() {
+            if quit {
+                return Ok(outcome);
+            }
+            continue;
+        }
+        commit_pass(project, staged, &mut outcome);
+    }
+    outcome.hit_pass_limit = true;
+    Ok(outcome)
+}
+
+/// Identity of a change set across passes (same rule, place and edits).
+fn fingerprint(cs: &ChangeSet) -> String {
+    serde_json::to_string(&(&cs.rule, &cs.location, &cs.reason, &cs.files)).unwrap_or_default()
+}
+
+/// The current text of a project file: from this run's contents, else from disk (`None` if missing).
+pub fn current_text(project: &Project, contents: &Contents, rel: &str) -> Option<String> {
+    contents.get(rel).cloned().or_else(|| std::fs::read_to_string(project.root().join(rel)).ok())
+}
+
+/// Applies one change set alone to the current texts and checks each Python file still parses.
+fn validate(project: &Project, cs: &ChangeSet, contents: &Contents) -> Result<(), String> {
+    for file in &cs.files {
+        edit::resolve_in_root(project.root(), &file.path).map_err(|e| e.to_string())?;
+        let current = current_text(project, contents, &file.path);
+        if file.create && current.is_some() {
+            return Err(format!("{} already exists", file.path));
+        }
+        let new = edit::apply(current.as_deref().unwrap_or(""), &file.edits).map_err(|e| format!("{}: {e}", file.path))?;
+        if file.path.ends_with(".py") {
+            if let Ok(tree) = python::parse_text(&new) {
+                if let Some(bad) = python::first_error(tree.root_node()) {
+                    let pos = bad.start_position();
+                    return Err(format!(
+                        "the fix would leave a syntax error in {} at line {}, column {}",
+                        file.path,
+                        pos.row + 1,
+                        pos.column + 1
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies the staged (non-conflicting, individually valid) change sets to the run's contents.
+fn commit_pass(project: &Project, staged: Vec<ChangeSet>, outcome: &mut FixOutcome) {
+    let mut per_file: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
+    for cs in &staged {
+        for file in &cs.files {
+            per_file.entry(file.path.clone()).or_default().extend(file.edits.iter().cloned());
+        }
+    }
+    let mut broken: BTreeSet<String> = BTreeSet::new();
+    let mut results: BTreeMap<String, String> = BTreeMap::new();
+    for (path, edits) in &per_file {
+        let current = current_text(project, &outcome.contents, path);
+        match edit::apply(current.as_deref().unwrap_or(""), edits) {
+            Ok(new) if !path.ends_with(".py") || python::is_valid_python(&new) => {
+                results.insert(path.clone(), new);
+            }
+            _ => {
+                broken.insert(path.clone());
+            }
+        }
+    }
+    for cs in staged {
+        if cs.files.iter().any(|f| broken.contains(&f.path)) {
+            let why = "together with other fixes in the same pass the result would not parse; fix it separately".into();
+            outcome.dropped.push(NotApplied { change_set: cs, why });
+            continue;
+        }
+        outcome.applied.push(cs);
+    }
+    for (path, new) in results {
+        let touched_by_dropped = outcome.dropped.iter().any(|d| d.change_set.files.iter().any(|f| f.path == path));
+        if broken.contains(&path) || (touched_by_dropped && !outcome.applied.iter().any(|a| a.files.iter().any(|f| f.path == path))) {
+            continue;
+        }
+        if !outcome.originals.contains_key(&path) {
+            let original = std::fs::read_to_string(project.root().join(&path)).ok();
+            outcome.originals.insert(path.clone(), original);
+        }
+        outcome.contents.insert(path, new);
+    }
+}
+
+/// Plans the change sets for every fixable match of a file.
+fn plan_file(project: &Project, analysed: &Analysed, contents: &Contents) -> Vec<ChangeSet> {
+    let mut out = Vec::new();
+    for (rule, matches) in &analysed.matches {
+        for m in matches.iter().filter(|m| m.classification.is_none()) {
+            if let Some(cs) = plan_match(project, analysed, rule, m, contents) {
+                out.push(cs);
+            }
+        }
+    }
+    out
+}
+
+fn render(project: &Project, name: &str, vars: &BTreeMap<String, String>) -> String {
+    let context = minijinja::context! { config => Value::from_serialize(&project.config.file), ..Value::from_serialize(vars) };
+    project.templates.render(name, &context).unwrap_or_else(|e| format!("<{e}>"))
+}
+
+fn plan_match(project: &Project, analysed: &Analysed, rule: &Rule, m: &RuleMatch, contents: &Contents) -> Option<ChangeSet> {
+    let ctx = &analysed.ctx;
+    let (index, env) = rule.fix_case(m, ctx)?;
+    let fix = &rule.fixes[index];
+    let id = rule.id();
+    let vars = match_vars(analysed, m.node, &env);
+    let (line, column) = ctx.file.line_col(m.node.start_byte());
+    let location = format!("{}:{line}:{column}", ctx.file.rel_path);
+    let description = render(project, &format!("{id}/fix{index}/description"), &vars);
+    let manual = |reason: String| Some(ChangeSet::manual(id, location.clone(), description.clone(), reason));
+    if fix.case.applicability == Applicability::Manual {
+        return manual(render(project, &format!("{id}/fix{index}/reason"), &vars));
+    }
+    let mut files: BTreeMap<String, FileEdits> = BTreeMap::new();
+    let mut add = |fe: FileEdits| {
+        let entry = files.entry(fe.path.clone()).or_insert_with(|| FileEdits { path: fe.path.clone(), create: false, edits: Vec::new() });
+        entry.create |= fe.create;
+        entry.edits.extend(fe.edits);
+    };
+    for (j, spec) in fix.case.edits.iter().enumerate() {
+        match primitive(project, analysed, rule, index, j, spec, m, &env, &vars, contents) {
+            Ok(list) => list.into_iter().for_each(&mut add),
+            Err(reason) => return manual(reason),
+        }
+    }
+    let mut follow_ups = Vec::new();
+    let mut description = description.clone();
+    if let Some(spec) = &fix.case.transform {
+        let call = TransformCall { project, analysed, rule, m, env: &env, params: &spec.params, contents, vars: &vars };
+        match transform::run(&spec.name, &call) {
+            Ok(output) => {
+                output.files.into_iter().for_each(&mut add);
+                follow_ups.extend(output.follow_ups);
+                if let Some(d) = output.description {
+                    description = d;
+                }
+            }
+            Err(reason) => return manual(reason),
+        }
+    }
+    if !fix.case.follow_up.is_empty() {
+        follow_ups.push(render(project, &format!("{id}/fix{index}/follow_up"), &vars));
+    }
+    Some(ChangeSet {
+        rule: id.to_string(),
+        applicability: fix.case.applicability,
+        description,
+        location,
+        reason: None,
+        files: files.into_values().collect(),
+        follow_ups,
+    })
+}
+
+/// The nodes an edit applies to: its anchor, or every node inside the anchor that `select` matches.
+fn targets<'t>(
+    rule: &Rule,
+    index: usize,
+    j: usize,
+    anchor: &str,
+    m: &RuleMatch<'t>,
+    env: &Bindings<'t>,
+    analysed: &Analysed<'t>,
+) -> Result<Vec<(Node<'t>, Bindings<'t>)>, String> {
+    let node = match anchor {
+        "match" => Some(m.node),
+        "statement" => primitives::statement_of(m.node),
+        "function" => python::enclosing_function(m.node),
+        name => match env.get(name.trim_start_matches('$')) {
+            Some(Bound::Node(n)) => Some(*n),
+            Some(Bound::Seq(_)) => return Err(format!("edit target `{name}` is a sequence; select nodes inside it")),
+            None => return Err(format!("edit target `{name}` is not bound by the match")),
+        },
+    }
+    .ok_or_else(|| format!("the match has no enclosing {anchor}"))?;
+    match &rule.fixes[index].selects[j] {
+        Some(select) => Ok(select.find_all(node, &analysed.ctx, env)),
+        None => Ok(vec![(node, env.clone())]),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn primitive(
+    project: &Project,
+    analysed: &Analysed,
+    rule: &Rule,
+    index: usize,
+    j: usize,
+    spec: &EditSpec,
+    m: &RuleMatch,
+    env: &Bindings,
+    vars: &BTreeMap<String, String>,
+    contents: &Contents,
+) -> Result<Vec<FileEdits>, String> {
+    let file = analysed.ctx.file;
+    let here = |edits: Vec<Edit>| vec![FileEdits { path: file.rel_path.clone(), create: false, edits }];
+    let template = |part: &str, extra: &Bindings| {
+        let mut vars = vars.clone();
+        vars.extend(match_vars(analysed, m.node, extra));
+        render(project, &format!("{}/fix{index}/edit{j}/{part}", rule.id()), &vars)
+    };
+    let each = |anchor: &str, f: &dyn Fn(Node, &Bindings) -> Result<Edit, String>| -> Result<Vec<FileEdits>, String> {
+        let nodes = targets(rule, index, j, anchor, m, env, analysed)?;
+        let edits = nodes.iter().map(|(n, b)| f(*n, b)).collect::<Result<Vec<_>, _>>()?;
+        Ok(here(edits))
+    };
+    match spec {
+        EditSpec::Replace { target, .. } => {
+            each(&target.node, &|n, b| Ok(Edit::replace(n.byte_range(), template("with", b))))
+        }
+        EditSpec::Delete { target } => {
+            let nodes = targets(rule, index, j, &target.node, m, env, analysed)?;
+            let mut edits = Vec::new();
+            for (node, _) in nodes {
+                if !python::is_statement(node) {
+                    return Err(format!("`{}` is not a whole statement; delete needs one", file.node_text(node)));
+                }
+                if target.node == "statement" && target.select.is_none() && !primitives::statement_is_just(node, m.node) {
+                    return Err(format!(
+                        "`{}` is part of a larger statement (`{}`); remove it by hand",
+                        file.node_text(m.node),
+                        file.node_text(node).lines().next().unwrap_or_default()
+                    ));
+                }
+                edits.extend(primitives::delete_statement(file, node));
+            }
+            Ok(here(edits))
+        }
+        EditSpec::InsertBefore { target, .. } => each(&target.node, &|n, b| {
+            let stmt = primitives::statement_of(n).ok_or("no statement to insert before")?;
+            primitives::insert_before(file, stmt, &template("with", b)).ok_or_else(|| "the statement shares its line".into())
+        }),
+        EditSpec::InsertAfter { target, .. } => each(&target.node, &|n, b| {
+            let stmt = primitives::statement_of(n).ok_or("no statement to insert after")?;
+            primitives::insert_after(file, stmt, &template("with", b)).ok_or_else(|| "the statement shares its line".into())
+        }),
+        EditSpec::AddImport { name, alias, .. } => {
+            let module = template("module", &Bindings::default());
+            Ok(here(primitives::add_import(file, &module, name.as_deref(), alias.as_deref()).into_iter().collect()))
+        }
+        EditSpec::RemoveImport { name, .. } => {
+            let module = template("module", &Bindings::default());
+            let Some(name) = name else { return Ok(Vec::new()) };
+            Ok(here(primitives::remove_import(file, &module, name)))
+        }
+        EditSpec::CreateFile { .. } => {
+            let path = template("path", &Bindings::default());
+            edit::resolve_in_root(project.root(), &path).map_err(|e| e.to_string())?;
+            let body = template("with", &Bindings::default());
+            match current_text(project, contents, &path) {
+                Some(existing) if existing == body => Ok(Vec::new()),
+                Some(_) => Err(format!("{path} already exists with other content")),
+                None => Ok(vec![FileEdits { path, create: true, edits: vec![Edit::insert(0, body)] }]),
+            }
+        }
+        EditSpec::EditFile { .. } => {
+            let path = template("path", &Bindings::default());
+            edit::resolve_in_root(project.root(), &path).map_err(|e| e.to_string())?;
+            let text = template("with", &Bindings::default());
+            let existing = current_text(project, contents, &path);
+            match existing {
+                // Appending what is already there again would break idempotence.
+                Some(existing) if existing.contains(text.trim()) => Ok(Vec::new()),
+                Some(existing) => Ok(vec![FileEdits { path, create: false, edits: vec![Edit::insert(existing.len(), text)] }]),
+                None => Ok(vec![FileEdits { path, create: true, edits: vec![Edit::insert(0, text)] }]),
+            }
+        }
+    }
+}

@@ -1,2 +1,72 @@
-//! placeholder
-pub fn run(_p: &crate::engine::Project, _ids: &[String]) -> anyhow::Result<std::process::ExitCode> { Ok(std::process::ExitCode::SUCCESS) }
+//! `strata recipes test`: runs each recipe's own examples (match count and fixed code) in a scratch project.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::diagnostics;
+use crate::engine::{Project, ProjectOptions};
+use crate::fix::{self, Decision, FixOptions};
+
+/// The outcome of one recipe example.
+pub struct CaseResult {
+    pub recipe: String,
+    pub name: String,
+    pub failure: Option<String>,
+}
+
+/// Runs the examples of the given recipes (all when empty) and reports each.
+pub fn run(project: &Project, ids: &[String]) -> anyhow::Result<ExitCode> {
+    let results = run_cases(project, ids)?;
+    let failed = results.iter().filter(|r| r.failure.is_some()).count();
+    for r in &results {
+        match &r.failure {
+            None => println!("ok      {} :: {}", r.recipe, r.name),
+            Some(why) => println!("FAILED  {} :: {}\n{why}", r.recipe, r.name),
+        }
+    }
+    println!("{} passed, {failed} failed", results.len() - failed);
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+pub fn run_cases(project: &Project, ids: &[String]) -> anyhow::Result<Vec<CaseResult>> {
+    let mut results = Vec::new();
+    for loaded in &project.recipes {
+        let recipe = &loaded.recipe;
+        if !ids.is_empty() && !ids.contains(&recipe.id) {
+            continue;
+        }
+        for case in &recipe.tests {
+            let dir = tempfile::tempdir().context("cannot create a scratch directory")?;
+            let path = crate::edit::resolve_in_root(dir.path(), &case.path)?;
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let code = case.code.trim_start_matches('\n');
+            std::fs::write(&path, code)?;
+            let options = ProjectOptions {
+                config: project.config.source.clone(),
+                start: dir.path().to_path_buf(),
+                recipe_dirs: Vec::new(),
+                select: vec![recipe.id.clone()],
+            };
+            let mut scratch = Project::load(&options)?;
+            scratch.config.root = dir.path().to_path_buf();
+            scratch.exceptions = Default::default();
+            let candidates = scratch.candidates(&[])?;
+            let report = diagnostics::check(&scratch, &candidates);
+            let found = report.findings.len();
+            let mut failure = (found != case.matches).then(|| format!("  expected {} matches, found {found}", case.matches));
+            if let (None, Some(expected)) = (&failure, &case.fixed) {
+                let outcome = fix::run(&scratch, &[], FixOptions { unsafe_fixes: true }, &mut |_, _| Decision::Apply)?;
+                let actual = outcome.contents.get(&case.path).cloned().unwrap_or_else(|| code.to_string());
+                let expected = expected.trim_start_matches('\n');
+                if actual != expected {
+                    failure = Some(format!("  fixed code differs:\n{}", crate::output::diff::unified(&case.path, Some(expected), &actual, false)));
+                }
+            }
+            results.push(CaseResult { recipe: recipe.id.clone(), name: case.name.clone(), failure });
+        }
+    }
+    Ok(results)
+}

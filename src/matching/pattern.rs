@@ -88,8 +88,16 @@ impl Pattern {
         };
         let tree = python::parse_text(&rewritten).map_err(|e| error(0, &e.to_string()))?;
         if let Some(bad) = python::first_error(tree.root_node()) {
-            let what = if bad.is_missing() { format!("missing `{}`", bad.kind()) } else { "unexpected syntax".into() };
-            return Err(error(bad.start_byte(), &what));
+            if bad.is_missing() {
+                return Err(error(bad.start_byte(), &format!("missing `{}`", bad.kind())));
+            }
+            // An ERROR node spans what could not be parsed; its last token is where parsing gave up.
+            let mut last = bad;
+            while let Some(child) = last.child(last.child_count().saturating_sub(1)) {
+                last = child;
+            }
+            let text = &rewritten[last.byte_range()];
+            return Err(error(last.start_byte(), &format!("unexpected `{text}`")));
         }
         let root = unwrap_root(tree.root_node()).ok_or_else(|| error(0, "the pattern is empty"))?;
         let root = build(root, rewritten.as_bytes());
@@ -389,7 +397,7 @@ mod tests {
     #[test]
     fn invalid_patterns_report_their_position() {
         let err = Pattern::compile("$R.execute(").unwrap_err();
-        assert_eq!((err.line, err.column), (1, 12));
+        assert_eq!((err.line, err.column), (1, 11), "{err}");
         let err = Pattern::compile("foo(\n  $X,, )").unwrap_err();
         assert_eq!(err.line, 2);
         assert!(Pattern::compile("$X").is_err());

@@ -1,1 +1,56 @@
-//! placeholder
+//! Transforms: built-in multi-step rewrites that recipes invoke by name, with TOML parameters.
+
+mod inject_session;
+
+use std::collections::BTreeMap;
+
+use crate::edit::FileEdits;
+use crate::engine::{Analysed, Project};
+use crate::fix::Contents;
+use crate::matching::rule::{Rule, RuleMatch};
+use crate::matching::Bindings;
+
+/// Everything a transform may look at for one match.
+pub struct TransformCall<'a, 't> {
+    pub project: &'a Project,
+    pub analysed: &'a Analysed<'t>,
+    pub rule: &'a Rule,
+    pub m: &'a RuleMatch<'t>,
+    pub env: &'a Bindings<'t>,
+    pub params: &'a toml::Table,
+    pub contents: &'a Contents,
+    pub vars: &'a BTreeMap<String, String>,
+}
+
+/// The edits of a transform, possibly in several files, and what people must do afterwards.
+#[derive(Debug, Default)]
+pub struct TransformOutput {
+    pub files: Vec<FileEdits>,
+    pub follow_ups: Vec<String>,
+    /// Replaces the recipe's description when the transform knows better (e.g. the operation name).
+    pub description: Option<String>,
+}
+
+/// A reason why the match must be fixed by hand (the change set becomes `manual`).
+pub type ManualReason = String;
+
+const KNOWN: &[&str] = &["inject-session"];
+
+/// Checks at load time that a recipe names a known transform with parameters it accepts.
+pub fn validate(name: &str, params: &toml::Table) -> Result<(), String> {
+    let allowed: &[&str] = match name {
+        "inject-session" => &[],
+        _ => return Err(format!("unknown transform `{name}`; known transforms: {}", KNOWN.join(", "))),
+    };
+    match params.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(key) => Err(format!("transform `{name}` has no parameter `{key}` (accepted: {})", allowed.join(", "))),
+        None => Ok(()),
+    }
+}
+
+pub fn run(name: &str, call: &TransformCall) -> Result<TransformOutput, ManualReason> {
+    match name {
+        "inject-session" => inject_session::run(call),
+        other => Err(format!("unknown transform `{other}`")),
+    }
+}

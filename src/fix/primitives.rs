@@ -1,0 +1,394 @@
+//! Primitive edits on a parsed Python file: delete a statement cleanly, insert beside one, add or
+//! remove an import, re-indent text. Recipes declare them; transforms build on them.
+
+use tree_sitter::Node;
+
+use crate::edit::Edit;
+use crate::python::{self, SourceFile};
+
+/// The whitespace before `node` on its line, when only whitespace precedes it there.
+pub fn indentation(file: &SourceFile, node: Node) -> Option<String> {
+    let line_start = file.text[..node.start_byte()].rfind('\n').map_or(0, |i| i + 1);
+    let before = &file.text[line_start..node.start_byte()];
+    before.chars().all(|c| c == ' ' || c == '\t').then(|| before.to_string())
+}
+
+/// Whether `node` has its line(s) to itself (nothing but whitespace or a comment beside it).
+fn alone_on_lines(file: &SourceFile, node: Node) -> bool {
+    let after_end = file.text[node.end_byte()..].split('\n').next().unwrap_or("");
+    let after = after_end.trim_start();
+    indentation(file, node).is_some() && (after.is_empty() || after.starts_with('#') || after == "\r")
+}
+
+/// Re-indents every non-blank line of `text` from `from` to `to` (lines not starting with `from` keep
+/// their relative indentation after the common prefix is swapped).
+pub fn reindent(text: &str, from: &str, to: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            if line.trim().is_empty() {
+                line.trim_start_matches([' ', '\t']).to_string()
+            } else if let Some(rest) = line.strip_prefix(from) {
+                format!("{to}{rest}")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Indents each line of `text` by `indent`, using the file's line break.
+pub fn indent_lines(text: &str, indent: &str, newline: &str) -> String {
+    text.lines()
+        .map(|line| if line.trim().is_empty() { newline.to_string() } else { format!("{indent}{line}{newline}") })
+        .collect()
+}
+
+/// Significant (non-comment) statements of a block or module.
+pub fn statements(block: Node) -> Vec<Node> {
+    let mut cursor = block.walk();
+    block.named_children(&mut cursor).filter(|c| c.kind() != "comment").collect()
+}
+
+/// Deletes statement `stmt` and everything it means to its block:
+/// an `except` block left empty re-raises, an emptied `finally` goes away (a `try` left without
+/// handlers is unwrapped), any other emptied block gets `pass`.
+pub fn delete_statement(file: &SourceFile, stmt: Node) -> Vec<Edit> {
+    delete_statements(file, &[stmt])
+}
+
+/// Deletes several sibling statements of one block at once (see [`delete_statement`]).
+pub fn delete_statements(file: &SourceFile, stmts: &[Node]) -> Vec<Edit> {
+    let Some(first) = stmts.first() else { return Vec::new() };
+    let Some(block) = first.parent() else { return Vec::new() };
+    let remaining = statements(block).into_iter().filter(|s| !stmts.iter().any(|d| d.id() == s.id())).count();
+    if remaining == 0 && block.kind() == "block" {
+        let parent = block.parent();
+        match parent.map(|p| p.kind()) {
+            Some("except_clause") | Some("except_group_clause") => return replace_run(stmts, "raise"),
+            Some("finally_clause") => {
+                if let Some(edits) = parent.and_then(|finally| remove_finally(file, finally)) {
+                    return edits;
+                }
+            }
+            _ => {}
+        }
+        return replace_run(stmts, "pass");
+    }
+    stmts
+        .iter()
+        .map(|stmt| {
+            if alone_on_lines(file, *stmt) {
+                Edit::delete(with_surrounding_blank_line(file, file.line_range(stmt.byte_range())))
+            } else {
+                Edit::delete(stmt.byte_range())
+            }
+        })
+        .collect()
+}
+
+/// Extends a deleted run of lines over one following blank line when a blank line also precedes
+/// it, so removing a method does not leave two blank lines where there was one.
+fn with_surrounding_blank_line(file: &SourceFile, lines: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let before = &file.text[..lines.start];
+    let blank_before = before.ends_with("\n\n") || before.ends_with("\n\r\n");
+    let after = &file.text[lines.end..];
+    let next_line = after.split_inclusive('\n').next().unwrap_or("");
+    if blank_before && !next_line.is_empty() && next_line.trim().is_empty() {
+        lines.start..lines.end + next_line.len()
+    } else {
+        lines
+    }
+}
+
+/// Edits on `after` that remove imports the change made unused (used in `before`, unused in `after`).
+pub fn imports_made_unused(before: &SourceFile, after: &SourceFile) -> Vec<Edit> {
+    let mut edits = Vec::new();
+    for stmt in top_level_imports(after) {
+        if stmt.kind() != "import_from_statement" {
+            continue;
+        }
+        let Some(module) = from_module(after, stmt) else { continue };
+        for (_, name, alias) in from_names(after, stmt) {
+            let bound = alias.unwrap_or(name);
+            if name_is_used(before, &bound) && !name_is_used(after, &bound) {
+                edits.extend(remove_import(after, &module, &bound));
+            }
+        }
+    }
+    // Several names of one statement may go at once: merge to one deletion of the statement.
+    dedupe_import_edits(after, edits)
+}
+
+/// When every name of a `from` import is removed, the separate name edits become one line deletion.
+fn dedupe_import_edits(file: &SourceFile, edits: Vec<Edit>) -> Vec<Edit> {
+    let mut out: Vec<Edit> = Vec::new();
+    for stmt in top_level_imports(file) {
+        let range = stmt.byte_range();
+        let inside: Vec<&Edit> = edits.iter().filter(|e| e.range.start >= range.start && e.range.end <= file.line_range(range.clone()).end).collect();
+        if inside.is_empty() {
+            continue;
+        }
+        let names = from_names(file, stmt).len();
+        let whole_line = inside.iter().any(|e| e.range == file.line_range(range.clone()));
+        if whole_line || inside.len() >= names {
+            out.push(Edit::delete(file.line_range(range)));
+        } else {
+            // Removing adjacent names one by one could overlap: rebuild the name list instead.
+            let removed: Vec<String> = inside.iter().map(|e| file.text[e.range.clone()].trim_matches([',', ' ']).to_string()).collect();
+            let kept: Vec<String> = from_names(file, stmt)
+                .into_iter()
+                .map(|(n, _, _)| file.node_text(n).to_string())
+                .filter(|n| !removed.contains(n))
+                .collect();
+            let first = from_names(file, stmt).first().map(|(n, _, _)| n.start_byte()).unwrap_or(range.start);
+            let last = from_names(file, stmt).last().map(|(n, _, _)| n.end_byte()).unwrap_or(range.end);
+            out.push(Edit::replace(first..last, kept.join(", ")));
+        }
+    }
+    out
+}
+
+/// Replaces a run of statements by one statement (`pass`/`raise`) at the first one's position.
+fn replace_run(stmts: &[Node], with: &str) -> Vec<Edit> {
+    let (Some(first), Some(last)) = (stmts.first(), stmts.last()) else { return Vec::new() };
+    vec![Edit::replace(first.start_byte()..last.end_byte(), with)]
+}
+
+/// Drops a `finally:` clause; a `try` that then has no handler is replaced by its dedented body.
+fn remove_finally(file: &SourceFile, finally: Node) -> Option<Vec<Edit>> {
+    let try_stmt = finally.parent()?;
+    let mut cursor = try_stmt.walk();
+    let has_handler =
+        try_stmt.named_children(&mut cursor).any(|c| matches!(c.kind(), "except_clause" | "except_group_clause" | "else_clause"));
+    if has_handler {
+        return Some(vec![Edit::delete(file.line_range(finally.byte_range()))]);
+    }
+    let body = try_stmt.child_by_field_name("body")?;
+    let try_indent = indentation(file, try_stmt)?;
+    let body_first = statements(body).into_iter().next()?;
+    let body_indent = indentation(file, body_first)?;
+    let body_lines = file.line_range(body.byte_range());
+    let dedented = reindent(&file.text[body_lines], &body_indent, &try_indent);
+    Some(vec![Edit::replace(file.line_range(try_stmt.byte_range()), dedented)])
+}
+
+/// Inserts `text` (one or more lines) as statements before `stmt`, indented like it.
+pub fn insert_before(file: &SourceFile, stmt: Node, text: &str) -> Option<Edit> {
+    let indent = indentation(file, stmt)?;
+    let line_start = file.line_range(stmt.byte_range()).start;
+    let body = indent_lines(text, &indent, file.newline());
+    Some(Edit::insert(line_start, body))
+}
+
+/// Inserts `text` as statements after `stmt`, indented like it.
+pub fn insert_after(file: &SourceFile, stmt: Node, text: &str) -> Option<Edit> {
+    let indent = indentation(file, stmt)?;
+    let end = file.line_range(stmt.byte_range()).end;
+    let mut body = indent_lines(text, &indent, file.newline());
+    if !file.text[..end].ends_with('\n') {
+        body.insert_str(0, file.newline());
+    }
+    Some(Edit::insert(end, body))
+}
+
+/// The dotted module of an import_from_statement (`..x` for relative ones).
+fn from_module(file: &SourceFile, stmt: Node) -> Option<String> {
+    stmt.child_by_field_name("module_name").map(|m| file.node_text(m).replace(char::is_whitespace, ""))
+}
+
+/// `(name, alias)` pairs imported by an import_from_statement.
+fn from_names<'t>(file: &SourceFile, stmt: Node<'t>) -> Vec<(Node<'t>, String, Option<String>)> {
+    let mut cursor = stmt.walk();
+    stmt.children_by_field_name("name", &mut cursor)
+        .map(|n| match n.kind() {
+            "aliased_import" => (
+                n,
+                n.child_by_field_name("name").map(|x| file.node_text(x).to_string()).unwrap_or_default(),
+                n.child_by_field_name("alias").map(|x| file.node_text(x).to_string()),
+            ),
+            _ => (n, file.node_text(n).to_string(), None),
+        })
+        .collect()
+}
+
+/// The top-level statements that are imports (including `from __future__`).
+fn top_level_imports(file: &SourceFile) -> Vec<Node<'_>> {
+    statements(file.tree.root_node())
+        .into_iter()
+        .filter(|s| matches!(s.kind(), "import_statement" | "import_from_statement" | "future_import_statement"))
+        .collect()
+}
+
+/// Whether the module already imports `name` from `module` (or `module` itself when `name` is None).
+pub fn has_import(file: &SourceFile, module: &str, name: Option<&str>, alias: Option<&str>) -> bool {
+    top_level_imports(file).into_iter().any(|stmt| match (stmt.kind(), name) {
+        ("import_from_statement", Some(name)) => {
+            from_module(file, stmt).as_deref() == Some(module)
+                && from_names(file, stmt).iter().any(|(_, n, a)| n == name && a.as_deref() == alias)
+        }
+        ("import_statement", None) => {
+            let mut cursor = stmt.walk();
+            let found = stmt.named_children(&mut cursor).any(|c| match c.kind() {
+                "aliased_import" => {
+                    c.child_by_field_name("name").is_some_and(|n| file.node_text(n) == module)
+                        && c.child_by_field_name("alias").map(|a| file.node_text(a)) == alias
+                }
+                _ => file.node_text(c) == module && alias.is_none(),
+            });
+            found
+        }
+        _ => false,
+    })
+}
+
+/// Adds an import with the module's imports (after a docstring and `from __future__`), unless present.
+pub fn add_import(file: &SourceFile, module: &str, name: Option<&str>, alias: Option<&str>) -> Option<Edit> {
+    if has_import(file, module, name, alias) {
+        return None;
+    }
+    let alias_text = alias.map(|a| format!(" as {a}")).unwrap_or_default();
+    let line = match name {
+        Some(name) => format!("from {module} import {name}{alias_text}"),
+        None => format!("import {module}{alias_text}"),
+    };
+    let nl = file.newline();
+    let root = file.tree.root_node();
+    let anchor = top_level_imports(file).into_iter().last().or_else(|| {
+        statements(root).into_iter().next().filter(|first| {
+            first.kind() == "expression_statement" && first.named_child(0).is_some_and(|c| c.kind() == "string")
+        })
+    });
+    match anchor {
+        Some(stmt) => {
+            let end = file.line_range(stmt.byte_range()).end;
+            let lead = if file.text[..end].ends_with('\n') { "" } else { nl };
+            Some(Edit::insert(end, format!("{lead}{line}{nl}")))
+        }
+        // Nothing to follow: the import opens the file (after a BOM, which must stay first).
+        None => Some(Edit::insert(if file.text.starts_with('\u{feff}') { 3 } else { 0 }, format!("{line}{nl}"))),
+    }
+}
+
+/// Whether identifier `name` is used anywhere outside import statements.
+pub fn name_is_used(file: &SourceFile, name: &str) -> bool {
+    let mut used = false;
+    crate::matching::for_each_node(file.tree.root_node(), |node| {
+        if !used && node.kind() == "identifier" && file.node_text(node) == name {
+            let in_import = std::iter::successors(node.parent(), |n| n.parent())
+                .any(|a| matches!(a.kind(), "import_statement" | "import_from_statement"));
+            used = !in_import;
+        }
+    });
+    used
+}
+
+/// Removes `name` from `from module import ...` when nothing else uses it.
+pub fn remove_import(file: &SourceFile, module: &str, name: &str) -> Vec<Edit> {
+    if name_is_used(file, name) {
+        return Vec::new();
+    }
+    for stmt in top_level_imports(file) {
+        if stmt.kind() != "import_from_statement" || from_module(file, stmt).as_deref() != Some(module) {
+            continue;
+        }
+        let names = from_names(file, stmt);
+        let Some(index) = names.iter().position(|(_, n, a)| a.as_deref().unwrap_or(n) == name) else { continue };
+        if names.len() == 1 {
+            return delete_statement(file, stmt);
+        }
+        let node = names[index].0;
+        // Remove the name with the comma that separates it from its neighbour.
+        let range = if index + 1 < names.len() {
+            node.start_byte()..names[index + 1].0.start_byte()
+        } else {
+            names[index - 1].0.end_byte()..node.end_byte()
+        };
+        return vec![Edit::delete(range)];
+    }
+    Vec::new()
+}
+
+/// True when `stmt` is just `call` (or `await call`) as an expression statement.
+pub fn statement_is_just(stmt: Node, call: Node) -> bool {
+    if stmt.kind() != "expression_statement" || stmt.named_child_count() != 1 {
+        return false;
+    }
+    let Some(expr) = stmt.named_child(0) else { return false };
+    expr.id() == call.id() || (expr.kind() == "await" && expr.named_child(0).is_some_and(|c| c.id() == call.id()))
+}
+
+/// The enclosing statement of `node`, for edits that act on whole statements.
+pub fn statement_of(node: Node) -> Option<Node> {
+    python::enclosing_statement(node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edit::apply;
+
+    fn file(text: &str) -> SourceFile {
+        SourceFile::parse("t.py".into(), "t.py".into(), text.as_bytes().to_vec()).unwrap()
+    }
+
+    fn find<'t>(f: &'t SourceFile, text: &str) -> Node<'t> {
+        let start = f.text.find(text).unwrap();
+        let node = f.tree.root_node().descendant_for_byte_range(start, start + text.len()).unwrap();
+        statement_of(node).unwrap()
+    }
+
+    fn delete(text: &str, target: &str) -> String {
+        let f = file(text);
+        let stmt = find(&f, target);
+        apply(&f.text, &delete_statement(&f, stmt)).unwrap()
+    }
+
+    #[test]
+    fn deleting_removes_the_whole_line() {
+        assert_eq!(delete("a()\nb()  # why\nc()\n", "b()"), "a()\nc()\n");
+    }
+
+    #[test]
+    fn emptied_blocks_get_pass_or_raise() {
+        assert_eq!(delete("if x:\n    y()\n", "y()"), "if x:\n    pass\n");
+        assert_eq!(
+            delete("try:\n    a()\nexcept E:\n    s.rollback()\n", "s.rollback()"),
+            "try:\n    a()\nexcept E:\n    raise\n"
+        );
+    }
+
+    #[test]
+    fn emptied_finally_is_removed_and_try_unwrapped() {
+        let text = "def f():\n    try:\n        a()\n        b()\n    finally:\n        s.close()\n";
+        assert_eq!(delete(text, "s.close()"), "def f():\n    a()\n    b()\n");
+        let text = "try:\n    a()\nexcept E:\n    h()\nfinally:\n    s.close()\n";
+        assert_eq!(delete(text, "s.close()"), "try:\n    a()\nexcept E:\n    h()\n");
+    }
+
+    #[test]
+    fn crlf_and_tabs_are_kept() {
+        assert_eq!(delete("if x:\r\n\ta()\r\n\tb()\r\n", "b()"), "if x:\r\n\ta()\r\n");
+    }
+
+    #[test]
+    fn imports_go_after_docstring_and_existing_imports() {
+        let f = file("\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\n\nx = 1\n");
+        let edit = add_import(&f, "a.b", Some("C"), None).unwrap();
+        assert_eq!(apply(&f.text, &[edit]).unwrap(), "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nfrom a.b import C\n\nx = 1\n");
+        let f = file("\"\"\"Doc.\"\"\"\nx = 1\n");
+        let edit = add_import(&f, "m", None, None).unwrap();
+        assert_eq!(apply(&f.text, &[edit]).unwrap(), "\"\"\"Doc.\"\"\"\nimport m\nx = 1\n");
+        let f = file("from a.b import C\n");
+        assert!(add_import(&f, "a.b", Some("C"), None).is_none());
+    }
+
+    #[test]
+    fn unused_imports_are_removed_used_ones_kept() {
+        let f = file("from m import a, b, c\nprint(b)\n");
+        assert_eq!(apply(&f.text, &remove_import(&f, "m", "a")).unwrap(), "from m import b, c\nprint(b)\n");
+        assert_eq!(apply(&f.text, &remove_import(&f, "m", "c")).unwrap(), "from m import a, b\nprint(b)\n");
+        assert!(remove_import(&f, "m", "b").is_empty());
+        let f = file("from m import a\nx = 1\n");
+        assert_eq!(apply(&f.text, &remove_import(&f, "m", "a")).unwrap(), "x = 1\n");
+    }
+}
