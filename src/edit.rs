@@ -104,10 +104,16 @@ pub enum ApplyError {
 
 /// Applies non-conflicting edits to `text` in one pass; every byte outside the edits is kept.
 pub fn apply(text: &str, edits: &[Edit]) -> Result<String, ApplyError> {
+    // Stable: insertions at one point keep the order of `edits` (one change set's own order is known;
+    // across change sets `conflicts_with` keeps such insertions apart).
     let mut sorted: Vec<&Edit> = edits.iter().collect();
     sorted.sort_by_key(|e| (e.range.start, e.range.end));
     for pair in sorted.windows(2) {
-        if pair[0].conflicts_with(pair[1]) {
+        let both_insert_here = pair[0].range.is_empty() && pair[0].range.start == pair[1].range.start;
+        if pair[0].range.end > pair[1].range.start && !both_insert_here {
+            return Err(ApplyError::Overlap(pair[0].range.clone(), pair[1].range.clone()));
+        }
+        if pair[1].range.is_empty() && pair[0].range.start < pair[1].range.start && pair[1].range.start < pair[0].range.end {
             return Err(ApplyError::Overlap(pair[0].range.clone(), pair[1].range.clone()));
         }
     }
@@ -225,6 +231,9 @@ mod tests {
         assert!(Edit::insert(2, "a").conflicts_with(&Edit::replace(1..3, "")));
         assert!(!Edit::insert(3, "a").conflicts_with(&Edit::replace(1..3, "")));
         assert!(apply("abc", &[Edit::replace(0..2, "x"), Edit::replace(1..3, "y")]).is_err());
+        assert!(apply("abc", &[Edit::replace(0..2, "x"), Edit::insert(1, "y")]).is_err());
+        // Within one change set, insertions at one point apply in the given order.
+        assert_eq!(apply("ab", &[Edit::insert(1, "x"), Edit::insert(1, "y")]).unwrap(), "axyb");
     }
 
     #[test]

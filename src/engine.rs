@@ -85,6 +85,7 @@ impl Project {
         let selected = select_ids(&config, &recipes, &options.select);
         let layer_names: Vec<&str> = config.layers.names().collect();
         let mut templates = Templates::default();
+        crate::transform::register_templates(&mut templates, &dirs)?;
         let rules = recipe::expand(&selected, &recipes)?
             .into_iter()
             .map(|loaded| {

@@ -32,7 +32,16 @@ pub struct ExceptionEntry {
     pub reason: String,
     pub owner: String,
     /// A TOML date (`expires = 2027-01-31`); after it the exception no longer applies.
+    #[serde(serialize_with = "serialize_expires")]
     pub expires: Option<toml::value::Datetime>,
+}
+
+/// `expires` as its TOML text (`"2027-01-31"`) in JSON, not toml's internal datetime wrapper.
+fn serialize_expires<S: serde::Serializer>(value: &Option<toml::value::Datetime>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(datetime) => s.serialize_str(&datetime.to_string()),
+        None => s.serialize_none(),
+    }
 }
 
 /// The state of one exception after a run.

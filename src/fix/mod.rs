@@ -188,8 +188,9 @@ fn validate(project: &Project, cs: &ChangeSet, contents: &Contents) -> Result<()
             if let Ok(tree) = python::parse_text(&new) {
                 if let Some(bad) = python::first_error(tree.root_node()) {
                     let pos = bad.start_position();
+                    let line = new.lines().nth(pos.row).unwrap_or_default().trim();
                     return Err(format!(
-                        "the fix would leave a syntax error in {} at line {}, column {}",
+                        "the fix would leave a syntax error in {} at line {}, column {} (`{line}`)",
                         file.path,
                         pos.row + 1,
                         pos.column + 1

@@ -1,14 +1,17 @@
 //! Transforms: built-in multi-step rewrites that recipes invoke by name, with TOML parameters.
 
+pub mod extract;
 mod inject_session;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use crate::edit::FileEdits;
 use crate::engine::{Analysed, Project};
 use crate::fix::Contents;
 use crate::matching::rule::{Rule, RuleMatch};
 use crate::matching::Bindings;
+use crate::templates::{TemplateError, Templates};
 
 /// Everything a transform may look at for one match.
 pub struct TransformCall<'a, 't> {
@@ -34,23 +37,35 @@ pub struct TransformOutput {
 /// A reason why the match must be fixed by hand (the change set becomes `manual`).
 pub type ManualReason = String;
 
-const KNOWN: &[&str] = &["inject-session"];
+const KNOWN: &[&str] = &["inject-session", "extract-to-driver"];
 
 /// Checks at load time that a recipe names a known transform with parameters it accepts.
 pub fn validate(name: &str, params: &toml::Table) -> Result<(), String> {
     let allowed: &[&str] = match name {
         "inject-session" => &[],
+        "extract-to-driver" => extract::PARAMS,
         _ => return Err(format!("unknown transform `{name}`; known transforms: {}", KNOWN.join(", "))),
     };
     match params.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(key) => Err(format!("transform `{name}` has no parameter `{key}` (accepted: {})", allowed.join(", "))),
+        None if name == "extract-to-driver" => extract::validate(params),
         None => Ok(()),
     }
+}
+
+/// Registers the templates of generated code, preferring a project's override in `<recipe dir>/templates/`.
+pub fn register_templates(templates: &mut Templates, recipe_dirs: &[PathBuf]) -> Result<(), TemplateError> {
+    for (name, builtin) in extract::TEMPLATES {
+        let override_text = recipe_dirs.iter().find_map(|dir| std::fs::read_to_string(dir.join("templates").join(name)).ok());
+        templates.add(&format!("extract/{name}"), override_text.as_deref().unwrap_or(builtin))?;
+    }
+    Ok(())
 }
 
 pub fn run(name: &str, call: &TransformCall) -> Result<TransformOutput, ManualReason> {
     match name {
         "inject-session" => inject_session::run(call),
+        "extract-to-driver" => extract::run(call),
         other => Err(format!("unknown transform `{other}`")),
     }
 }

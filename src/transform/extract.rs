@@ -1,0 +1,849 @@
+//! `extract-to-driver`: moves the database code of an L2 endpoint into an L6 driver function, adds
+//! the L4 handler method and its registration, and rewrites the endpoint to dispatch through the
+//! registry — four files, one change set.
+
+use std::collections::BTreeMap;
+
+use minijinja::Value;
+use regex::Regex;
+use tree_sitter::Node;
+
+use super::{ManualReason, TransformCall, TransformOutput};
+use crate::edit::{self, Edit, FileEdits};
+use crate::fix::{current_text, primitives};
+use crate::matching::for_each_node;
+use crate::python::scope::{self, BindingKind, HazardKind, StatementRange};
+use crate::python::{self, SourceFile};
+
+/// Built-in templates of the generated code; a project overrides one by putting a file of the
+/// same name in a `templates/` folder of one of its recipe directories.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("call_site.py.j2", include_str!("../../recipes/templates/call_site.py.j2")),
+    ("on_failure.py.j2", include_str!("../../recipes/templates/on_failure.py.j2")),
+    ("driver_module.py.j2", include_str!("../../recipes/templates/driver_module.py.j2")),
+    ("driver_function.py.j2", include_str!("../../recipes/templates/driver_function.py.j2")),
+    ("handler_module.py.j2", include_str!("../../recipes/templates/handler_module.py.j2")),
+    ("handler_class.py.j2", include_str!("../../recipes/templates/handler_class.py.j2")),
+    ("handler_branch.py.j2", include_str!("../../recipes/templates/handler_branch.py.j2")),
+    ("handler_method.py.j2", include_str!("../../recipes/templates/handler_method.py.j2")),
+    ("register_function.py.j2", include_str!("../../recipes/templates/register_function.py.j2")),
+    ("register_call.py.j2", include_str!("../../recipes/templates/register_call.py.j2")),
+    ("wiring_call.py.j2", include_str!("../../recipes/templates/wiring_call.py.j2")),
+];
+
+pub const PARAMS: &[&str] = &["endpoint_decorator", "http_names", "tenant_names"];
+
+const DEFAULT_DECORATOR: &str = r"^\w*router\w*\.(get|post|put|patch|delete|head|options|api_route)$";
+const DEFAULT_HTTP_NAMES: &[&str] = &[
+    "HTTPException",
+    "Request",
+    "Response",
+    "JSONResponse",
+    "StreamingResponse",
+    "RedirectResponse",
+    "BackgroundTasks",
+    "WebSocket",
+    "status",
+];
+
+/// The transform's parameters from the recipe, with defaults.
+struct Params {
+    decorator: Regex,
+    http_names: Vec<String>,
+    tenant_names: Vec<String>,
+}
+
+fn strings(table: &toml::Table, key: &str) -> Option<Vec<String>> {
+    table.get(key)?.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+}
+
+impl Params {
+    fn read(table: &toml::Table) -> Result<Self, String> {
+        let decorator = table.get("endpoint_decorator").and_then(|v| v.as_str()).unwrap_or(DEFAULT_DECORATOR);
+        Ok(Params {
+            decorator: Regex::new(decorator).map_err(|e| format!("endpoint_decorator: {e}"))?,
+            http_names: strings(table, "http_names")
+                .unwrap_or_else(|| DEFAULT_HTTP_NAMES.iter().map(|s| s.to_string()).collect()),
+            tenant_names: strings(table, "tenant_names").unwrap_or_else(|| vec!["tenant_id".into()]),
+        })
+    }
+}
+
+pub fn validate(table: &toml::Table) -> Result<(), String> {
+    Params::read(table).map(|_| ())
+}
+
+fn line_of(file: &SourceFile, node: Node) -> usize {
+    file.line_col(node.start_byte()).0
+}
+
+fn camel(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut chars = p.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// `base`, or `base_2`, `base_3`... whichever `taken` does not contain.
+fn fresh(base: &str, taken: &dyn Fn(&str) -> bool) -> String {
+    if !taken(base) {
+        return base.to_string();
+    }
+    (2..).map(|i| format!("{base}_{i}")).find(|c| !taken(c)).unwrap_or_else(|| base.to_string())
+}
+
+fn identifiers(file: &SourceFile, root: Node) -> Vec<String> {
+    let mut out = Vec::new();
+    for_each_node(root, |n| {
+        if n.kind() == "identifier" {
+            out.push(file.node_text(n).to_string());
+        }
+    });
+    out
+}
+
+/// The nodes of `endpoint` that use the session `recv` (not its binding sites, keyword names or attributes).
+fn session_uses<'t>(file: &SourceFile, endpoint: Node<'t>, recv: &str) -> Vec<Node<'t>> {
+    let params = endpoint.child_by_field_name("parameters");
+    let body = endpoint.child_by_field_name("body");
+    let mut uses = Vec::new();
+    let Some(body) = body else { return uses };
+    let dotted = recv.contains('.');
+    for_each_node(body, |n| {
+        let kind_ok = if dotted { n.kind() == "attribute" } else { n.kind() == "identifier" };
+        if !kind_ok || file.node_text(n) != recv {
+            return;
+        }
+        let parent = n.parent();
+        let field_is = |field: &str| parent.and_then(|p| p.child_by_field_name(field)).is_some_and(|c| c.id() == n.id());
+        let binding = parent.is_some_and(|p| p.kind() == "as_pattern_target")
+            || (parent.is_some_and(|p| p.kind() == "keyword_argument") && field_is("name"))
+            || (parent.is_some_and(|p| p.kind() == "attribute") && field_is("attribute"))
+            || params.is_some_and(|p| n.start_byte() >= p.start_byte() && n.end_byte() <= p.end_byte());
+        if !binding {
+            uses.push(n);
+        }
+    });
+    uses
+}
+
+/// The innermost block of `endpoint` containing every use, and the run of its statements that does.
+fn extraction_range<'t>(endpoint: Node<'t>, uses: &[Node<'t>]) -> Option<StatementRange<'t>> {
+    let first = uses.iter().min_by_key(|n| n.start_byte())?;
+    let start = first.start_byte();
+    let end = uses.iter().map(|n| n.end_byte()).max()?;
+    let block = std::iter::successors(first.parent(), |n| n.parent())
+        .take_while(|n| n.id() != endpoint.id())
+        .find(|n| matches!(n.kind(), "block") && n.start_byte() <= start && n.end_byte() >= end)?;
+    let stmts = primitives::statements(block);
+    let first = stmts.iter().position(|s| s.end_byte() > start)?;
+    let last = stmts.iter().rposition(|s| s.start_byte() < end)?;
+    Some(StatementRange { block, first, last })
+}
+
+/// A line of an import the driver needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ImportLine {
+    module: String,
+    name: Option<String>,
+    alias: Option<String>,
+}
+
+impl ImportLine {
+    fn render(&self) -> String {
+        let alias = self.alias.as_ref().map(|a| format!(" as {a}")).unwrap_or_default();
+        match &self.name {
+            Some(name) => format!("from {} import {name}{alias}", self.module),
+            None => format!("import {}{alias}", self.module),
+        }
+    }
+}
+
+/// The imports that give the driver the module-level names the moved code reads, from where the
+/// L2 module got them (relative imports made absolute; L2's own constants from the L2 module).
+fn driver_imports(file: &SourceFile, l2_module: Option<&str>, names: &[String]) -> Result<Vec<ImportLine>, ManualReason> {
+    let bindings = scope::module_bindings(&file.tree, file.bytes());
+    let mut lines = Vec::new();
+    for name in names {
+        let Some(binding) = bindings.iter().rev().find(|b| &b.name == name) else { continue };
+        let line = match &binding.kind {
+            BindingKind::Import { module, imported, level } => {
+                let absolute = if *level > 0 {
+                    let importer = l2_module.ok_or("the L2 file is outside the import roots; relative imports cannot be resolved")?;
+                    let reference = format!("{}{module}", ".".repeat(*level));
+                    python::resolve_module(&reference, importer, file.rel_path.ends_with("__init__.py"))
+                } else {
+                    module.clone()
+                };
+                match imported {
+                    Some(member) => ImportLine {
+                        module: absolute,
+                        name: Some(member.clone()),
+                        alias: (member != name).then(|| name.clone()),
+                    },
+                    None => ImportLine {
+                        alias: (absolute.split('.').next() != Some(name.as_str())).then(|| name.clone()),
+                        module: absolute,
+                        name: None,
+                    },
+                }
+            }
+            BindingKind::Assignment | BindingKind::Function | BindingKind::Class => ImportLine {
+                module: l2_module
+                    .ok_or_else(|| format!("`{name}` is defined in the L2 module, which is outside the import roots"))?
+                    .to_string(),
+                name: Some(name.clone()),
+                alias: None,
+            },
+        };
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    Ok(lines)
+}
+
+/// The smallest edit turning `old` into `new` (one replaced middle), so unrelated change sets on the
+/// same file conflict only where they really overlap.
+fn minimal_edit(path: &str, old: Option<&str>, new: String) -> FileEdits {
+    let Some(old) = old else {
+        return FileEdits { path: path.to_string(), create: true, edits: vec![Edit::insert(0, new)] };
+    };
+    let prefix = old.bytes().zip(new.bytes()).take_while(|(a, b)| a == b).count();
+    let max_suffix = old.len().min(new.len()) - prefix;
+    let mut suffix = old.bytes().rev().zip(new.bytes().rev()).take_while(|(a, b)| a == b).count().min(max_suffix);
+    let mut start = prefix;
+    while !old.is_char_boundary(start) || !new.is_char_boundary(start) {
+        start -= 1;
+    }
+    while !old.is_char_boundary(old.len() - suffix) || !new.is_char_boundary(new.len() - suffix) {
+        suffix -= 1;
+    }
+    FileEdits {
+        path: path.to_string(),
+        create: false,
+        edits: vec![Edit::replace(start..old.len() - suffix, new[start..new.len() - suffix].to_string())],
+    }
+}
+
+fn parse(path: &str, text: &str) -> Result<SourceFile, ManualReason> {
+    SourceFile::parse(path.to_string(), path.into(), text.as_bytes().to_vec())
+        .map_err(|e| format!("{path} does not parse ({e}); fix it before extracting into it"))
+}
+
+fn apply(text: &str, edits: &[Edit]) -> Result<String, ManualReason> {
+    edit::apply(text, edits).map_err(|e| format!("internal edit conflict: {e}"))
+}
+
+/// Top-level function names of a module.
+fn top_level_functions(file: &SourceFile) -> Vec<String> {
+    primitives::statements(file.tree.root_node())
+        .into_iter()
+        .filter_map(|s| match s.kind() {
+            "function_definition" => Some(s),
+            "decorated_definition" => s.child_by_field_name("definition"),
+            _ => None,
+        })
+        .filter_map(|f| f.child_by_field_name("name").map(|n| file.node_text(n).to_string()))
+        .collect()
+}
+
+fn find_top_level<'t>(file: &'t SourceFile, kind: &str, name: &str) -> Option<Node<'t>> {
+    primitives::statements(file.tree.root_node()).into_iter().find_map(|s| {
+        let def = if s.kind() == "decorated_definition" { s.child_by_field_name("definition")? } else { s };
+        (def.kind() == kind && def.child_by_field_name("name").is_some_and(|n| file.node_text(n) == name)).then_some(def)
+    })
+}
+
+fn first_param(file: &SourceFile, function: Node) -> Option<String> {
+    let params = function.child_by_field_name("parameters")?;
+    let mut cursor = params.walk();
+    let first = params.named_children(&mut cursor).next()?;
+    let name = if first.kind() == "identifier" { first } else { first.child_by_field_name("name").unwrap_or(first) };
+    Some(file.node_text(name).to_string())
+}
+
+fn body_statements(def: Node) -> Vec<Node> {
+    def.child_by_field_name("body").map(primitives::statements).unwrap_or_default()
+}
+
+/// Appends `text` (which starts with its own blank lines) at the end of `file`'s text.
+fn append(file: &SourceFile, text: &str) -> Edit {
+    let nl = file.newline();
+    let lead = if file.text.is_empty() || file.text.ends_with('\n') { "" } else { nl };
+    Edit::insert(file.text.len(), format!("{lead}{}", text.replace('\n', nl)))
+}
+
+/// Inserts the missing imports after the module's imports, one `from` line per module.
+fn import_edits(file: &SourceFile, lines: &[ImportLine]) -> Vec<Edit> {
+    let missing: Vec<&ImportLine> = lines
+        .iter()
+        .filter(|l| !primitives::has_import(file, &l.module, l.name.as_deref(), l.alias.as_deref()))
+        .collect();
+    let Some(first) = missing.first() else { return Vec::new() };
+    let Some(anchor) = primitives::add_import(file, &first.module, first.name.as_deref(), first.alias.as_deref()) else {
+        return Vec::new();
+    };
+    let nl = file.newline();
+    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+    let mut text = String::new();
+    for line in &missing {
+        match (&line.name, grouped.iter_mut().find(|(m, _)| *m == line.module)) {
+            (Some(_), Some((_, names))) => names.push(line.render().rsplit(" import ").next().unwrap_or_default().to_string()),
+            (Some(_), None) => grouped.push((line.module.clone(), vec![line.render().rsplit(" import ").next().unwrap_or_default().to_string()])),
+            (None, _) => text.push_str(&format!("{}{nl}", line.render())),
+        }
+    }
+    for (module, names) in grouped {
+        text.push_str(&format!("from {module} import {}{nl}", names.join(", ")));
+    }
+    // `add_import` decided where imports go (and whether a line break must lead).
+    let lead = if anchor.content.starts_with(nl) && !text.starts_with(nl) { nl } else { "" };
+    vec![Edit::insert(anchor.range.start, format!("{lead}{text}"))]
+}
+
+/// Everything the rewrite needs to know about one endpoint, gathered and checked up front.
+struct Extraction<'a, 't> {
+    call: &'a TransformCall<'a, 't>,
+    file: &'t SourceFile,
+    endpoint: Node<'t>,
+    endpoint_name: String,
+    session: String,
+    range: StatementRange<'t>,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    imports: Vec<ImportLine>,
+    is_async: bool,
+    session_async: bool,
+    writes: bool,
+    make_async: bool,
+    /// Edits inside the range that turn it into driver code (commit → flush, rollback removed).
+    driver_edits: Vec<Edit>,
+    vars: BTreeMap<String, Value>,
+}
+
+pub fn run(call: &TransformCall) -> Result<TransformOutput, ManualReason> {
+    let params = Params::read(call.params)?;
+    let mut x = Extraction::analyse(call, &params)?;
+    let operation = x.str_var("operation");
+    let files = vec![x.l2_file()?, x.driver_file()?, x.handler_file()?, x.wiring_file()?];
+    Ok(TransformOutput {
+        files,
+        follow_ups: Vec::new(),
+        description: Some(format!(
+            "move the database code of `{}` to {} and dispatch `{operation}` through the registry",
+            x.endpoint_name,
+            x.str_var("driver_path"),
+        )),
+    })
+}
+
+impl<'a, 't> Extraction<'a, 't> {
+    fn analyse(call: &'a TransformCall<'a, 't>, params: &Params) -> Result<Self, ManualReason> {
+        let file = call.analysed.ctx.file;
+        let session = call.env.text("RECV", &file.text).ok_or("the recipe must bind the session as $RECV")?.to_string();
+        let endpoint = python::enclosing_function(call.m.node).ok_or("the database code is not inside a function")?;
+        let endpoint_name = endpoint.child_by_field_name("name").map(|n| file.node_text(n).to_string()).unwrap_or_default();
+        let decorated = endpoint.parent().filter(|p| p.kind() == "decorated_definition");
+        let is_endpoint = decorated.is_some_and(|d| {
+            let mut cursor = d.walk();
+            let found = d.children(&mut cursor).filter(|c| c.kind() == "decorator").any(|dec| {
+                let expr = dec.named_child(0);
+                let callee = expr.map(|e| if e.kind() == "call" { e.child_by_field_name("function").unwrap_or(e) } else { e });
+                callee.is_some_and(|c| params.decorator.is_match(file.node_text(c)))
+            });
+            found
+        });
+        if !is_endpoint {
+            return Err(format!(
+                "`{endpoint_name}` (line {}) is not a router endpoint; move its database code by hand",
+                line_of(file, endpoint)
+            ));
+        }
+        let here = format!("`{endpoint_name}` (line {})", line_of(file, endpoint));
+        let uses = session_uses(file, endpoint, &session);
+        let range = extraction_range(endpoint, &uses)
+            .ok_or_else(|| format!("{here}: the uses of `{session}` are not in one block of the endpoint"))?;
+        let stmts = primitives::statements(range.block);
+        let first = stmts[range.first];
+        let in_nested = std::iter::successors(range.block.parent(), |n| n.parent())
+            .take_while(|n| n.id() != endpoint.id())
+            .any(|n| matches!(n.kind(), "function_definition" | "lambda" | "class_definition"));
+        if in_nested {
+            return Err(format!("{here}: the database code sits in a nested function or class"));
+        }
+        let watched: Vec<&str> = if session.contains('.') { Vec::new() } else { vec![session.as_str()] };
+        let flow = scope::analyse_range(&file.tree, file.bytes(), &range, &watched);
+        let mut is_async = false;
+        for hazard in &flow.hazards {
+            let line = hazard.line;
+            let reason = match &hazard.kind {
+                HazardKind::Await => {
+                    is_async = true;
+                    continue;
+                }
+                HazardKind::Return => format!("`return` at line {line} is inside the database code; the driver cannot return from the endpoint"),
+                HazardKind::Yield => format!("`yield` at line {line}: a streaming endpoint cannot hand its database code to the registry"),
+                HazardKind::BreakOrContinue => format!("`break`/`continue` at line {line} leaves the database code"),
+                HazardKind::Global => format!("`global` at line {line}: the driver would not share the endpoint's module state"),
+                HazardKind::Nonlocal => format!("`nonlocal` at line {line}: the driver would not share the enclosing scope"),
+                HazardKind::Rebinds(name) => format!("the session `{name}` is rebound at line {line}"),
+            };
+            return Err(format!("{here}: {reason}"));
+        }
+        let http_params = http_parameters(file, endpoint);
+        // `status` or `Response` are HTTP objects only where they come from the web framework.
+        let http_imports: Vec<String> = scope::module_bindings(&file.tree, file.bytes())
+            .into_iter()
+            .filter(|b| matches!(&b.kind, BindingKind::Import { module, .. } if module.starts_with("fastapi") || module.starts_with("starlette")))
+            .map(|b| b.name)
+            .filter(|name| params.http_names.contains(name))
+            .collect();
+        for stmt in &stmts[range.first..=range.last] {
+            let mut http = None;
+            for_each_node(*stmt, |n| {
+                if http.is_none() && n.kind() == "identifier" {
+                    let text = file.node_text(n);
+                    if http_imports.iter().any(|h| h == text) || http_params.iter().any(|p| p == text) {
+                        http = Some(format!("`{text}` at line {} is an HTTP concern inside the database code", line_of(file, n)));
+                    }
+                }
+            });
+            if let Some(reason) = http {
+                return Err(format!("{here}: {reason}"));
+            }
+        }
+        if let Some(line) = guarded_by_l2_try(range.block, endpoint, file) {
+            return Err(format!(
+                "{here}: the database code is inside the `try` at line {line}, whose `except` stays in L2 and would no longer see its errors"
+            ));
+        }
+        let (driver_edits, writes, session_async) = transaction_edits(file, &stmts[range.first..=range.last], &session, &here)?;
+        let make_async = !endpoint_is_async(endpoint);
+        if make_async {
+            check_can_become_async(file, endpoint, &endpoint_name, &here)?;
+        }
+        let captures = &call.analysed.placement.captures;
+        let (Some(domain), Some(module)) = (captures.get("domain"), captures.get("module")) else {
+            return Err(format!("{}: the L2 layer pattern must capture {{domain}} and {{module}} to name the driver and handler", file.rel_path));
+        };
+        let mut x = Extraction {
+            call,
+            file,
+            endpoint,
+            endpoint_name: endpoint_name.clone(),
+            session: session.clone(),
+            range,
+            inputs: flow.inputs.into_iter().filter(|n| n != &session).collect(),
+            outputs: flow.outputs,
+            imports: driver_imports(file, call.analysed.ctx.module.as_deref(), &flow.module_names)?,
+            is_async,
+            session_async,
+            writes,
+            make_async,
+            driver_edits,
+            vars: BTreeMap::new(),
+        };
+        x.name_things(domain, module, &params.tenant_names, first)?;
+        Ok(x)
+    }
+
+    fn str_var(&self, name: &str) -> String {
+        self.vars.get(name).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    }
+
+    fn set(&mut self, name: &str, value: impl serde::Serialize) {
+        self.vars.insert(name.to_string(), Value::from_serialize(value));
+    }
+
+    fn render(&self, template: &str) -> Result<String, ManualReason> {
+        let context = Value::from_serialize(&self.vars);
+        self.call
+            .project
+            .templates
+            .render(&format!("extract/{template}"), &context)
+            .map_err(|e| format!("template error: {e}"))
+    }
+
+    fn render_str(&self, source: &str) -> Result<String, ManualReason> {
+        self.call.project.templates.render_str(source, &Value::from_serialize(&self.vars)).map_err(|e| e.to_string())
+    }
+
+    /// Names of everything generated: operation, files, class, methods, fresh locals.
+    fn name_things(&mut self, domain: &str, module: &str, tenant_names: &[String], first: Node) -> Result<(), ManualReason> {
+        let config = &self.call.project.config.file;
+        self.set("domain", domain);
+        self.set("module", module);
+        self.set("registry", &config.registry);
+        let operation = self.render_str(&config.naming.operation)?;
+        let driver_path = self.render_str(&config.naming.driver_path)?;
+        let handler_module = self.render_str(&config.naming.handler_module)?;
+        let driver_module = python::module_name(&driver_path, &config.python.import_roots)
+            .ok_or_else(|| format!("driver path {driver_path} is outside the import roots"))?;
+        let (driver_package, driver_alias) = driver_module.rsplit_once('.').unwrap_or(("", &driver_module));
+        let driver_text = current_text(self.call.project, self.call.contents, &driver_path);
+        let taken_functions = driver_text.as_deref().and_then(|t| parse(&driver_path, t).ok()).map(|f| top_level_functions(&f)).unwrap_or_default();
+        let function = fresh(&self.endpoint_name, &|c| taken_functions.iter().any(|t| t == c));
+        let endpoint_names = identifiers(self.file, self.endpoint);
+        let result_var = fresh("op_result", &|c| endpoint_names.iter().any(|t| t == c));
+        let before_range = self.endpoint.start_byte()..first.start_byte();
+        let tenant = tenant_names
+            .iter()
+            .find(|t| {
+                let mut seen = false;
+                for_each_node(self.endpoint, |n| {
+                    seen |= n.kind() == "identifier" && n.start_byte() < before_range.end && self.file.node_text(n) == t.as_str();
+                });
+                seen
+            })
+            .cloned()
+            .unwrap_or_else(|| "None".to_string());
+        let handler_path = format!("{}/{handler_module}.py", config.registry.handlers_dir);
+        let class_name = format!("{}{}Handler", camel(domain), camel(module));
+        let handler_text = current_text(self.call.project, self.call.contents, &handler_path);
+        let taken_methods: Vec<String> = handler_text
+            .as_deref()
+            .and_then(|t| parse(&handler_path, t).ok())
+            .map(|f| {
+                find_top_level(&f, "class_definition", &class_name)
+                    .map(|c| identifiers(&f, c))
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        let handler_method = fresh(&format!("_{}", self.endpoint_name), &|c| taken_methods.iter().any(|t| t == c));
+        let mut params: Vec<(String, String)> = vec![("method".into(), python_str(&handler_method[1..]))];
+        params.extend(self.inputs.iter().map(|i| (i.clone(), i.clone())));
+        self.set("operation", &operation);
+        self.set("driver_path", &driver_path);
+        self.set("driver_module", &driver_module);
+        self.set("driver_package", driver_package);
+        self.set("driver_alias", driver_alias);
+        self.set("handler_module", &handler_module);
+        self.set("handler_path", &handler_path);
+        self.set("class_name", &class_name);
+        self.set("method", &handler_method[1..]);
+        self.set("handler_method", &handler_method);
+        self.set("function", &function);
+        self.set("endpoint", &self.endpoint_name.clone());
+        self.set("l2_path", &self.file.rel_path.clone());
+        self.set("session", &self.session.clone());
+        self.set("tenant", &tenant);
+        self.set("result_var", &result_var);
+        self.set("params", &params);
+        self.set("inputs", &self.inputs.clone());
+        self.set("outputs", &self.outputs.clone());
+        self.set("is_async", self.is_async);
+        self.set("driver_async", self.is_async);
+        self.set("session_async", self.session_async);
+        self.set("writes", self.writes);
+        Ok(())
+    }
+
+    fn range_lines(&self) -> std::ops::Range<usize> {
+        let stmts = primitives::statements(self.range.block);
+        self.file.line_range(stmts[self.range.first].start_byte()..stmts[self.range.last].end_byte())
+    }
+
+    fn range_indent(&self) -> String {
+        let stmts = primitives::statements(self.range.block);
+        primitives::indentation(self.file, stmts[self.range.first]).unwrap_or_default()
+    }
+
+    /// The endpoint, dispatching through the registry; imports added and those left unused removed.
+    fn l2_file(&mut self) -> Result<FileEdits, ManualReason> {
+        let file = self.file;
+        let on_failure = self.render("on_failure.py.j2")?;
+        self.set("on_failure", on_failure.trim());
+        let call_site = self.render("call_site.py.j2")?;
+        let indent = self.range_indent();
+        let mut edits = vec![Edit::replace(self.range_lines(), primitives::indent_lines(&call_site, &indent, file.newline()))];
+        if self.make_async {
+            edits.push(Edit::insert(self.endpoint.start_byte(), "async "));
+        }
+        let registry = &self.call.project.config.file.registry;
+        let mut imports = vec![
+            ImportLine { module: registry.module.clone(), name: Some(registry.getter.clone()), alias: None },
+            ImportLine { module: registry.module.clone(), name: Some(registry.context.clone()), alias: None },
+        ];
+        let bound: Vec<String> = scope::module_bindings(&file.tree, file.bytes()).into_iter().map(|b| b.name).collect();
+        if on_failure.contains("HTTPException") && !bound.iter().any(|b| b == "HTTPException") {
+            imports.push(ImportLine { module: "fastapi".into(), name: Some("HTTPException".into()), alias: None });
+        }
+        edits.extend(import_edits(file, &imports));
+        let rewritten = parse(&file.rel_path, &apply(&file.text, &edits)?)?;
+        let pruned = apply(&rewritten.text, &primitives::imports_made_unused(file, &rewritten))?;
+        Ok(minimal_edit(&file.rel_path, Some(&file.text), pruned))
+    }
+
+    /// The driver module: created with its imports, or extended (imports merged, function appended).
+    fn driver_file(&mut self) -> Result<FileEdits, ManualReason> {
+        let file = self.file;
+        let lines = self.range_lines();
+        let moved = apply(&file.text, &self.driver_edits)?;
+        let delta = moved.len() as isize - file.text.len() as isize;
+        let body_text = &moved[lines.start..(lines.end as isize + delta) as usize];
+        let body = primitives::reindent(body_text, &self.range_indent(), "    ").replace("\r\n", "\n");
+        self.set("body", body.trim_end_matches('\n'));
+        let function = self.render("driver_function.py.j2")?;
+        let path = self.str_var("driver_path");
+        let current = current_text(self.call.project, self.call.contents, &path);
+        let new = match &current {
+            None => {
+                let lines: Vec<String> = self.imports.iter().map(ImportLine::render).collect();
+                self.set("imports", &lines);
+                format!("{}\n\n\n{}", self.render("driver_module.py.j2")?.trim_end(), function.trim_start_matches('\n'))
+            }
+            Some(text) => {
+                let existing = parse(&path, text)?;
+                let mut edits = import_edits(&existing, &self.imports);
+                edits.push(append(&existing, &function));
+                apply(text, &edits)?
+            }
+        };
+        Ok(minimal_edit(&path, current.as_deref(), new))
+    }
+
+    /// The handler module: created, or given the class, or the class given the new method branch.
+    fn handler_file(&mut self) -> Result<FileEdits, ManualReason> {
+        let path = self.str_var("handler_path");
+        let class_name = self.str_var("class_name");
+        let current = current_text(self.call.project, self.call.contents, &path);
+        let registry = self.call.project.config.file.registry.clone();
+        let mut text = match &current {
+            Some(text) => text.clone(),
+            None => self.render("handler_module.py.j2")?,
+        };
+        let driver_import = ImportLine {
+            module: self.str_var("driver_package"),
+            name: Some(self.str_var("driver_alias")),
+            alias: None,
+        };
+        let registry_imports = [
+            ImportLine { module: registry.module.clone(), name: Some(registry.context.clone()), alias: None },
+            ImportLine { module: registry.module.clone(), name: Some(registry.result.clone()), alias: None },
+        ];
+        let file = parse(&path, &text)?;
+        let mut imports: Vec<ImportLine> = registry_imports.to_vec();
+        imports.push(driver_import);
+        let mut edits = import_edits(&file, &imports);
+        if find_top_level(&file, "class_definition", &class_name).is_none() {
+            // The registration line goes first: when `register` ends the file, both edits insert at
+            // its end, and the line must stay inside `register`, not follow the new class.
+            let class = append(&file, &self.render("handler_class.py.j2")?);
+            match find_top_level(&file, "function_definition", "register") {
+                Some(register) => {
+                    let param = first_param(&file, register).unwrap_or_else(|| "registry".into());
+                    self.set("registry_param", &param);
+                    let last = *body_statements(register).last().ok_or("`register` has an empty body")?;
+                    let line = self.render("register_call.py.j2")?;
+                    edits.push(primitives::insert_after(&file, last, &line).ok_or("cannot add to `register`")?);
+                    edits.push(class);
+                }
+                None => {
+                    edits.push(class);
+                    edits.push(append(&file, &self.render("register_function.py.j2")?));
+                }
+            }
+        }
+        text = apply(&text, &edits)?;
+        let file = parse(&path, &text)?;
+        let class = find_top_level(&file, "class_definition", &class_name).ok_or("the handler class is missing")?;
+        let class_body = body_statements(class);
+        let execute = class_body
+            .iter()
+            .filter_map(|s| if s.kind() == "decorated_definition" { s.child_by_field_name("definition") } else { Some(*s) })
+            .find(|s| s.kind() == "function_definition" && s.child_by_field_name("name").is_some_and(|n| file.node_text(n) == "execute"))
+            .ok_or_else(|| format!("`{class_name}` in {path} has no `execute` method to dispatch from"))?;
+        let fallback = *body_statements(execute)
+            .last()
+            .filter(|s| s.kind() == "return_statement")
+            .ok_or_else(|| format!("`{class_name}.execute` in {path} does not end with a fallback `return`"))?;
+        let branch = self.render("handler_branch.py.j2")?;
+        let method = self.render("handler_method.py.j2")?;
+        let last_member = *class_body.last().ok_or("the handler class is empty")?;
+        let edits = vec![
+            primitives::insert_before(&file, fallback, &branch).ok_or("cannot add the dispatch branch")?,
+            primitives::insert_after(&file, last_member, &method).ok_or("cannot add the handler method")?,
+        ];
+        let new = apply(&text, &edits)?;
+        Ok(minimal_edit(&path, current.as_deref(), new))
+    }
+
+    /// `register_all_handlers` in the handlers package imports and calls the handler module's `register`.
+    fn wiring_file(&mut self) -> Result<FileEdits, ManualReason> {
+        let registry = self.call.project.config.file.registry.clone();
+        let path = format!("{}/__init__.py", registry.handlers_dir);
+        let current = current_text(self.call.project, self.call.contents, &path)
+            .ok_or_else(|| format!("{path} does not exist; create it with `def {}(registry)` first", registry.register_all))?;
+        let file = parse(&path, &current)?;
+        let function = find_top_level(&file, "function_definition", &registry.register_all)
+            .ok_or_else(|| format!("{path} has no `{}` function to wire the handler into", registry.register_all))?;
+        let handler_module = self.str_var("handler_module");
+        let mut edits = import_edits(
+            &file,
+            &[ImportLine { module: registry.handlers_package.clone(), name: Some(handler_module.clone()), alias: None }],
+        );
+        let already = file.node_text(function).contains(&format!("{handler_module}.register("));
+        if !already {
+            let param = first_param(&file, function).unwrap_or_else(|| "registry".into());
+            self.set("registry_param", &param);
+            let line = self.render("wiring_call.py.j2")?;
+            let body = body_statements(function);
+            let last = *body.last().ok_or("the wiring function has an empty body")?;
+            // A placeholder `pass` gives way to the first real call.
+            let edit = if body.len() == 1 && last.kind() == "pass_statement" {
+                Some(Edit::replace(last.byte_range(), line.trim().to_string()))
+            } else {
+                primitives::insert_after(&file, last, &line)
+            };
+            edits.push(edit.ok_or("cannot add the wiring call")?);
+        }
+        let new = apply(&current, &edits)?;
+        Ok(minimal_edit(&path, Some(&current), new))
+    }
+}
+
+fn python_str(text: &str) -> String {
+    crate::templates::python_string(text)
+}
+
+fn endpoint_is_async(endpoint: Node) -> bool {
+    let mut cursor = endpoint.walk();
+    let found = endpoint.children(&mut cursor).any(|c| c.kind() == "async");
+    found
+}
+
+/// A sync endpoint becomes `async def` only where nothing else calls it and it is no generator.
+fn check_can_become_async(file: &SourceFile, endpoint: Node, name: &str, here: &str) -> Result<(), ManualReason> {
+    let name_node = endpoint.child_by_field_name("name");
+    let mut problem = None;
+    for_each_node(file.tree.root_node(), |n| {
+        if problem.is_none() && n.kind() == "identifier" && file.node_text(n) == name && Some(n) != name_node {
+            problem = Some(format!(
+                "{here} is a sync endpoint that must become `async def` to await the registry, but `{name}` is also used at line {}",
+                line_of(file, n)
+            ));
+        }
+    });
+    if let Some(body) = endpoint.child_by_field_name("body") {
+        for_each_node(body, |n| {
+            if problem.is_none() && n.kind() == "yield" {
+                problem = Some(format!("{here} is a sync generator endpoint; it cannot become `async def`"));
+            }
+        });
+    }
+    problem.map_or(Ok(()), Err)
+}
+
+/// Parameters of the endpoint annotated with HTTP types (`request: Request`).
+fn http_parameters(file: &SourceFile, endpoint: Node) -> Vec<String> {
+    let Some(params) = endpoint.child_by_field_name("parameters") else { return Vec::new() };
+    let http = Regex::new(r"\b(Request|Response|WebSocket|BackgroundTasks)\b").expect("constant regex");
+    let mut cursor = params.walk();
+    let list: Vec<Node> = params.named_children(&mut cursor).collect();
+    list.into_iter()
+        .filter(|p| p.child_by_field_name("type").is_some_and(|t| http.is_match(file.node_text(t))))
+        .filter_map(|p| {
+            let name = p.child_by_field_name("name").or_else(|| p.named_child(0))?;
+            Some(file.node_text(name).to_string())
+        })
+        .collect()
+}
+
+/// The line of a `try` around `block` (inside the endpoint) whose handlers would stay in L2.
+fn guarded_by_l2_try(block: Node, endpoint: Node, file: &SourceFile) -> Option<usize> {
+    let mut node = block;
+    while let Some(parent) = node.parent() {
+        if parent.id() == endpoint.id() {
+            return None;
+        }
+        if parent.kind() == "try_statement" && parent.child_by_field_name("body").is_some_and(|b| b.id() == node.id()) {
+            let mut cursor = parent.walk();
+            let handles = parent.named_children(&mut cursor).any(|c| matches!(c.kind(), "except_clause" | "except_group_clause"));
+            if handles {
+                return Some(line_of(file, parent));
+            }
+        }
+        node = parent;
+    }
+    None
+}
+
+/// Turns the range into driver code: commits become flushes (the handler commits after the
+/// driver), rollbacks that re-raise go (the handler rolls back). Returns the edits, whether the
+/// code wrote (committed), and whether the session is awaited.
+fn transaction_edits(file: &SourceFile, stmts: &[Node], session: &str, here: &str) -> Result<(Vec<Edit>, bool, bool), ManualReason> {
+    let mut edits = Vec::new();
+    let mut writes = false;
+    let mut session_async = false;
+    let mut problem = None;
+    for stmt in stmts {
+        for_each_node(*stmt, |n| {
+            if n.kind() != "call" || problem.is_some() {
+                return;
+            }
+            let Some(function) = n.child_by_field_name("function").filter(|f| f.kind() == "attribute") else { return };
+            let (Some(object), Some(method)) = (function.child_by_field_name("object"), function.child_by_field_name("attribute")) else {
+                return;
+            };
+            if file.node_text(object) != session {
+                return;
+            }
+            if n.parent().is_some_and(|p| p.kind() == "await") {
+                session_async = true;
+            }
+            match file.node_text(method) {
+                "commit" => {
+                    writes = true;
+                    edits.push(Edit::replace(method.byte_range(), "flush"));
+                }
+                "rollback" => {
+                    writes = true;
+                    let stmt = python::enclosing_statement(n).filter(|s| primitives::statement_is_just(*s, n));
+                    let reraises = stmt.and_then(|s| s.next_named_sibling()).is_some_and(|next| next.kind() == "raise_statement");
+                    match (stmt, reraises) {
+                        (Some(stmt), true) => edits.extend(primitives::delete_statement(file, stmt)),
+                        _ => {
+                            problem = Some(format!(
+                                "{here}: the rollback at line {} does not re-raise; its error handling must be redesigned by hand",
+                                line_of(file, n)
+                            ))
+                        }
+                    }
+                }
+                _ => {}
+            }
+        });
+    }
+    problem.map_or(Ok((edits, writes, session_async)), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_names_avoid_taken_ones() {
+        let taken = ["op_result", "op_result_2"];
+        assert_eq!(fresh("op_result", &|c| taken.contains(&c)), "op_result_3");
+        assert_eq!(fresh("x", &|c| taken.contains(&c)), "x");
+    }
+
+    #[test]
+    fn camel_case_of_domain_and_module() {
+        assert_eq!(camel("catalog") + &camel("cost_guard"), "CatalogCostGuard");
+        assert_eq!(camel("M25_integrations"), "M25Integrations");
+    }
+
+    #[test]
+    fn minimal_edit_keeps_common_prefix_and_suffix() {
+        let fe = minimal_edit("a.py", Some("abcXYdef"), "abcZdef".to_string());
+        assert_eq!(fe.edits, vec![Edit::replace(3..5, "Z")]);
+        assert_eq!(edit::apply("abcXYdef", &fe.edits).unwrap(), "abcZdef");
+        let fe = minimal_edit("a.py", Some("aaa"), "aaaa".to_string());
+        assert_eq!(edit::apply("aaa", &fe.edits).unwrap(), "aaaa");
+    }
+}
