@@ -63,6 +63,10 @@ pub struct ChangeSet {
     /// What someone must do after the fix (e.g. the caller that now owns a transaction).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub follow_ups: Vec<String>,
+    /// Other violations (rule, location) this change set fixes too: several matches in one
+    /// endpoint plan the same edits, and are fixed together.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_fixes: Vec<(String, String)>,
 }
 
 impl ChangeSet {
@@ -75,7 +79,13 @@ impl ChangeSet {
             reason: Some(reason),
             files: Vec::new(),
             follow_ups: Vec::new(),
+            also_fixes: Vec::new(),
         }
+    }
+
+    /// The number of violations the change set fixes.
+    pub fn fixes(&self) -> usize {
+        1 + self.also_fixes.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -132,12 +142,15 @@ pub fn apply(text: &str, edits: &[Edit]) -> Result<String, ApplyError> {
     Ok(out)
 }
 
-/// Keeps the change sets that conflict with none kept before them (in order); the rest wait for the next pass.
+/// Keeps the change sets that conflict with none kept before them (in order); the rest wait for the
+/// next pass. A change set with exactly the edits of a kept one is merged into it.
 pub fn select_non_conflicting(change_sets: Vec<ChangeSet>) -> (Vec<ChangeSet>, Vec<ChangeSet>) {
     let mut kept: Vec<ChangeSet> = Vec::new();
     let mut deferred = Vec::new();
     for cs in change_sets {
-        if kept.iter().any(|k| k.conflicts_with(&cs)) {
+        if let Some(same) = kept.iter_mut().find(|k| k.files == cs.files) {
+            same.also_fixes.push((cs.rule, cs.location));
+        } else if kept.iter().any(|k| k.conflicts_with(&cs)) {
             deferred.push(cs);
         } else {
             kept.push(cs);

@@ -313,6 +313,7 @@ fn plan_match(project: &Project, analysed: &Analysed, rule: &Rule, m: &RuleMatch
         reason: None,
         files: files.into_values().collect(),
         follow_ups,
+        also_fixes: Vec::new(),
     })
 }
 

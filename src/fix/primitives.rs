@@ -163,12 +163,52 @@ fn remove_finally(file: &SourceFile, finally: Node) -> Option<Vec<Edit>> {
     if has_handler {
         return Some(vec![Edit::delete(file.line_range(finally.byte_range()))]);
     }
+    unwrap_try(file, try_stmt)
+}
+
+/// Unwraps every `try` whose only handler is a bare `raise` (and that has no `else`/`finally`):
+/// such a `try` changes nothing, and generated code should not keep it.
+pub fn unwrap_reraising_try(text: &str) -> String {
+    let mut current = text.to_string();
+    loop {
+        let Ok(file) = SourceFile::parse(String::new(), Default::default(), current.clone().into_bytes()) else {
+            return current;
+        };
+        let mut target = None;
+        crate::matching::for_each_node(file.tree.root_node(), |node| {
+            if target.is_none() && node.kind() == "try_statement" && is_reraise_only(&file, node) {
+                target = Some(node);
+            }
+        });
+        let Some(try_stmt) = target else { return current };
+        let Some(edits) = unwrap_try(&file, try_stmt) else { return current };
+        match crate::edit::apply(&current, &edits) {
+            Ok(next) => current = next,
+            Err(_) => return current,
+        }
+    }
+}
+
+fn is_reraise_only(file: &SourceFile, try_stmt: Node) -> bool {
+    let mut cursor = try_stmt.walk();
+    let clauses: Vec<Node> = try_stmt.named_children(&mut cursor).filter(|c| c.kind() != "block" && c.kind() != "comment").collect();
+    match clauses.as_slice() {
+        [except] if except.kind() == "except_clause" => {
+            let body = except.named_children(&mut except.walk()).filter(|c| c.kind() == "block").last();
+            body.map(statements).is_some_and(|stmts| {
+                matches!(stmts.as_slice(), [only] if only.kind() == "raise_statement" && file.node_text(*only).trim() == "raise")
+            })
+        }
+        _ => false,
+    }
+}
+
+/// Replaces a `try` statement by its body, dedented to the `try`'s indentation.
+fn unwrap_try(file: &SourceFile, try_stmt: Node) -> Option<Vec<Edit>> {
     let body = try_stmt.child_by_field_name("body")?;
     let try_indent = indentation(file, try_stmt)?;
-    let body_first = statements(body).into_iter().next()?;
-    let body_indent = indentation(file, body_first)?;
-    let body_lines = file.line_range(body.byte_range());
-    let dedented = reindent(&file.text[body_lines], &body_indent, &try_indent);
+    let body_indent = indentation(file, statements(body).into_iter().next()?)?;
+    let dedented = reindent(&file.text[file.line_range(body.byte_range())], &body_indent, &try_indent);
     Some(vec![Edit::replace(file.line_range(try_stmt.byte_range()), dedented)])
 }
 
@@ -363,6 +403,14 @@ mod tests {
         assert_eq!(delete(text, "s.close()"), "def f():\n    a()\n    b()\n");
         let text = "try:\n    a()\nexcept E:\n    h()\nfinally:\n    s.close()\n";
         assert_eq!(delete(text, "s.close()"), "try:\n    a()\nexcept E:\n    h()\n");
+    }
+
+    #[test]
+    fn reraise_only_try_is_unwrapped() {
+        let text = "def f(s):\n    try:\n        s.add(1)\n        s.flush()\n    except Exception:\n        raise\n    return 1\n";
+        assert_eq!(unwrap_reraising_try(text), "def f(s):\n    s.add(1)\n    s.flush()\n    return 1\n");
+        let kept = "try:\n    a()\nexcept E:\n    log()\n    raise\n";
+        assert_eq!(unwrap_reraising_try(kept), kept);
     }
 
     #[test]

@@ -125,7 +125,7 @@ impl Rule {
     pub fn in_scope(&self, rel_path: &str, placement: &Placement) -> bool {
         let layer_ok = self.layers.is_empty() || placement.layer.as_ref().is_some_and(|l| self.layers.contains(l));
         layer_ok
-            && self.paths.as_ref().is_none_or(|set| set.is_match(rel_path))
+            && self.paths.as_ref().map_or(true, |set| set.is_match(rel_path))
             && !self.exclude.as_ref().is_some_and(|set| set.is_match(rel_path))
     }
 
@@ -133,7 +133,7 @@ impl Rule {
     pub fn passes_prefilter(&self, text: &str) -> bool {
         self.prefilter
             .as_ref()
-            .is_none_or(|alternatives| alternatives.iter().any(|alt| alt.iter().all(|lit| text.contains(lit.as_str()))))
+            .map_or(true, |alternatives| alternatives.iter().any(|alt| alt.iter().all(|lit| text.contains(lit.as_str()))))
     }
 
     /// Every match in the file that satisfies the relations, classified where a classification applies.

@@ -11,12 +11,15 @@ pub fn render(outcome: &FixOutcome, dry_run: bool) -> String {
     let mut per_rule: BTreeMap<&str, usize> = BTreeMap::new();
     for cs in &outcome.applied {
         *per_rule.entry(cs.rule.as_str()).or_default() += 1;
+        for (rule, _) in &cs.also_fixes {
+            *per_rule.entry(rule.as_str()).or_default() += 1;
+        }
     }
+    let fixed: usize = outcome.applied.iter().map(|cs| cs.fixes()).sum();
     let files = outcome.changed_files().len();
     out.push_str(&format!(
-        "{verb} {} violation{} in {files} file{} ({} pass{}).\n",
-        outcome.applied.len(),
-        if outcome.applied.len() == 1 { "" } else { "s" },
+        "{verb} {fixed} violation{} in {files} file{} ({} pass{}).\n",
+        if fixed == 1 { "" } else { "s" },
         if files == 1 { "" } else { "s" },
         outcome.passes,
         if outcome.passes == 1 { "" } else { "es" },

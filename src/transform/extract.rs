@@ -277,6 +277,28 @@ fn append(file: &SourceFile, text: &str) -> Edit {
     Edit::insert(file.text.len(), format!("{lead}{}", text.replace('\n', nl)))
 }
 
+/// Import statements for `lines`, one `from` statement per module, in first-seen order.
+fn grouped_imports(lines: impl IntoIterator<Item = ImportLine>) -> Vec<String> {
+    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+    let mut plain = Vec::new();
+    for line in lines {
+        let Some(name) = &line.name else {
+            plain.push(line.render());
+            continue;
+        };
+        let member = match &line.alias {
+            Some(alias) => format!("{name} as {alias}"),
+            None => name.clone(),
+        };
+        match grouped.iter_mut().find(|(m, _)| *m == line.module) {
+            Some((_, names)) => names.push(member),
+            None => grouped.push((line.module.clone(), vec![member])),
+        }
+    }
+    plain.extend(grouped.into_iter().map(|(module, names)| format!("from {module} import {}", names.join(", "))));
+    plain
+}
+
 /// Inserts the missing imports after the module's imports, one `from` line per module.
 fn import_edits(file: &SourceFile, lines: &[ImportLine]) -> Vec<Edit> {
     let missing: Vec<&ImportLine> = lines
@@ -288,18 +310,7 @@ fn import_edits(file: &SourceFile, lines: &[ImportLine]) -> Vec<Edit> {
         return Vec::new();
     };
     let nl = file.newline();
-    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
-    let mut text = String::new();
-    for line in &missing {
-        match (&line.name, grouped.iter_mut().find(|(m, _)| *m == line.module)) {
-            (Some(_), Some((_, names))) => names.push(line.render().rsplit(" import ").next().unwrap_or_default().to_string()),
-            (Some(_), None) => grouped.push((line.module.clone(), vec![line.render().rsplit(" import ").next().unwrap_or_default().to_string()])),
-            (None, _) => text.push_str(&format!("{}{nl}", line.render())),
-        }
-    }
-    for (module, names) in grouped {
-        text.push_str(&format!("from {module} import {}{nl}", names.join(", ")));
-    }
+    let text: String = grouped_imports(missing.into_iter().cloned()).iter().map(|l| format!("{l}{nl}")).collect();
     // `add_import` decided where imports go (and whether a line break must lead).
     let lead = if anchor.content.starts_with(nl) && !text.starts_with(nl) { nl } else { "" };
     vec![Edit::insert(anchor.range.start, format!("{lead}{text}"))]
@@ -416,6 +427,11 @@ impl<'a, 't> Extraction<'a, 't> {
                 return Err(format!("{here}: {reason}"));
             }
         }
+        if let Some((name, line)) = declared_outside(file, endpoint, &stmts[range.first..=range.last]) {
+            return Err(format!(
+                "{here}: `{name}` is declared `global`/`nonlocal` at line {line}; moved into the driver it would become a local"
+            ));
+        }
         if let Some(line) = guarded_by_l2_try(range.block, endpoint, file) {
             return Err(format!(
                 "{here}: the database code is inside the `try` at line {line}, whose `except` stays in L2 and would no longer see its errors"
@@ -424,7 +440,7 @@ impl<'a, 't> Extraction<'a, 't> {
         let (driver_edits, writes, session_async) = transaction_edits(file, &stmts[range.first..=range.last], &session, &here)?;
         let make_async = !endpoint_is_async(endpoint);
         if make_async {
-            check_can_become_async(file, endpoint, &endpoint_name, &here)?;
+            check_can_become_async(file, endpoint, &endpoint_name, &here, &params.decorator)?;
         }
         let captures = &call.analysed.placement.captures;
         let (Some(domain), Some(module)) = (captures.get("domain"), captures.get("module")) else {
@@ -587,13 +603,12 @@ impl<'a, 't> Extraction<'a, 't> {
         let body_text = &moved[lines.start..(lines.end as isize + delta) as usize];
         let body = primitives::reindent(body_text, &self.range_indent(), "    ").replace("\r\n", "\n");
         self.set("body", body.trim_end_matches('\n'));
-        let function = self.render("driver_function.py.j2")?;
+        let function = primitives::unwrap_reraising_try(&self.render("driver_function.py.j2")?);
         let path = self.str_var("driver_path");
         let current = current_text(self.call.project, self.call.contents, &path);
         let new = match &current {
             None => {
-                let lines: Vec<String> = self.imports.iter().map(ImportLine::render).collect();
-                self.set("imports", &lines);
+                self.set("imports", grouped_imports(self.imports.clone()));
                 format!("{}\n\n\n{}", self.render("driver_module.py.j2")?.trim_end(), function.trim_start_matches('\n'))
             }
             Some(text) => {
@@ -716,10 +731,35 @@ fn endpoint_is_async(endpoint: Node) -> bool {
     found
 }
 
-/// A sync endpoint becomes `async def` only where nothing else calls it and it is no generator.
-fn check_can_become_async(file: &SourceFile, endpoint: Node, name: &str, here: &str) -> Result<(), ManualReason> {
+/// A sync endpoint becomes `async def` only where nothing else calls it, no other decorator wraps
+/// it (a decorator written for plain functions would wrap a coroutine), and it is no generator.
+fn check_can_become_async(
+    file: &SourceFile,
+    endpoint: Node,
+    name: &str,
+    here: &str,
+    router: &Regex,
+) -> Result<(), ManualReason> {
     let name_node = endpoint.child_by_field_name("name");
     let mut problem = None;
+    if let Some(decorated) = endpoint.parent().filter(|p| p.kind() == "decorated_definition") {
+        let mut cursor = decorated.walk();
+        let others: Vec<Node> = decorated
+            .children(&mut cursor)
+            .filter(|c| c.kind() == "decorator")
+            .filter(|d| {
+                let expr = d.named_child(0);
+                let callee = expr.map(|e| if e.kind() == "call" { e.child_by_field_name("function").unwrap_or(e) } else { e });
+                !callee.is_some_and(|c| router.is_match(file.node_text(c)))
+            })
+            .collect();
+        if let Some(other) = others.first() {
+            return Err(format!(
+                "{here} is a sync endpoint that must become `async def` to await the registry, but `{}` also wraps it and may not accept a coroutine",
+                file.node_text(*other).trim()
+            ));
+        }
+    }
     for_each_node(file.tree.root_node(), |n| {
         if problem.is_none() && n.kind() == "identifier" && file.node_text(n) == name && Some(n) != name_node {
             problem = Some(format!(
@@ -751,6 +791,28 @@ fn http_parameters(file: &SourceFile, endpoint: Node) -> Vec<String> {
             Some(file.node_text(name).to_string())
         })
         .collect()
+}
+
+/// A name the range uses that the endpoint declares `global` or `nonlocal` (outside the range).
+fn declared_outside(file: &SourceFile, endpoint: Node, range: &[Node]) -> Option<(String, usize)> {
+    let mut declared: Vec<(String, usize)> = Vec::new();
+    for_each_node(endpoint, |n| {
+        if matches!(n.kind(), "global_statement" | "nonlocal_statement") {
+            let mut cursor = n.walk();
+            for name in n.named_children(&mut cursor) {
+                declared.push((file.node_text(name).to_string(), line_of(file, n)));
+            }
+        }
+    });
+    let mut found = None;
+    for stmt in range {
+        for_each_node(*stmt, |n| {
+            if found.is_none() && n.kind() == "identifier" {
+                found = declared.iter().find(|(name, _)| name == file.node_text(n)).cloned();
+            }
+        });
+    }
+    found
 }
 
 /// The line of a `try` around `block` (inside the endpoint) whose handlers would stay in L2.
