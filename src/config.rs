@@ -139,8 +139,8 @@ impl Config {
     }
 
     fn from_file(path: &Path, root: PathBuf) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| TomlFileError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| TomlFileError::Read { path: path.to_path_buf(), source })?;
         let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
         Self::from_text(&text, path, root, Some(path.to_path_buf()))
     }

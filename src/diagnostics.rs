@@ -204,7 +204,9 @@ pub fn check(project: &Project, candidates: &[crate::discover::Candidate]) -> Ch
             }
         }
     }
-    findings.sort_by(|(a, _), (b, _)| (&a.path, a.start.line, a.start.column, &a.rule).cmp(&(&b.path, b.start.line, b.start.column, &b.rule)));
+    findings.sort_by(|(a, _), (b, _)| {
+        (&a.path, a.start.line, a.start.column, &a.rule).cmp(&(&b.path, b.start.line, b.start.column, &b.rule))
+    });
     let used: Vec<bool> = matched.iter().map(|n| *n > 0).collect();
     let exceptions = project
         .exceptions
@@ -216,5 +218,11 @@ pub fn check(project: &Project, candidates: &[crate::discover::Candidate]) -> Ch
         .collect();
     let mut skipped = skipped;
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
-    CheckReport { findings, skipped, stats, exceptions, rules: project.rules.iter().map(|r| r.id().to_string()).collect() }
+    CheckReport {
+        findings,
+        skipped,
+        stats,
+        exceptions,
+        rules: project.rules.iter().map(|r| r.id().to_string()).collect(),
+    }
 }

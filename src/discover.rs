@@ -56,7 +56,8 @@ pub fn python_files(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, Di
             let is_file = entry.file_type().is_some_and(|t| t.is_file());
             if is_file && path.extension().is_some_and(|e| e == "py") {
                 if let Ok(rel) = path.strip_prefix(&root) {
-                    let rel_path = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+                    let rel_path =
+                        rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
                     if let Ok(mut list) = found.lock() {
                         list.push(Candidate { rel_path, abs_path: path.to_path_buf() });
                     }

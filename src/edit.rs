@@ -34,7 +34,9 @@ impl Edit {
     pub fn conflicts_with(&self, other: &Edit) -> bool {
         let (a, b) = (&self.range, &other.range);
         if a.is_empty() || b.is_empty() {
-            return a.start == b.start || (a.start > b.start && a.start < b.end) || (b.start > a.start && b.start < a.end);
+            return a.start == b.start
+                || (a.start > b.start && a.start < b.end)
+                || (b.start > a.start && b.start < a.end);
         }
         a.start < b.end && b.start < a.end
     }
@@ -123,7 +125,10 @@ pub fn apply(text: &str, edits: &[Edit]) -> Result<String, ApplyError> {
         if pair[0].range.end > pair[1].range.start && !both_insert_here {
             return Err(ApplyError::Overlap(pair[0].range.clone(), pair[1].range.clone()));
         }
-        if pair[1].range.is_empty() && pair[0].range.start < pair[1].range.start && pair[1].range.start < pair[0].range.end {
+        if pair[1].range.is_empty()
+            && pair[0].range.start < pair[1].range.start
+            && pair[1].range.start < pair[0].range.end
+        {
             return Err(ApplyError::Overlap(pair[0].range.clone(), pair[1].range.clone()));
         }
     }
@@ -165,7 +170,9 @@ pub enum PathError {
     Absolute(String),
     #[error("`{0}` leaves the project root (`..`); refusing to write outside the repository")]
     Escapes(String),
-    #[error("`{path}` resolves through a symbolic link to {target}, outside the project root; refusing to write there")]
+    #[error(
+        "`{path}` resolves through a symbolic link to {target}, outside the project root; refusing to write there"
+    )]
     Symlink { path: String, target: PathBuf },
 }
 

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use thiserror::Error;
 
@@ -10,6 +11,7 @@ use crate::config::{Config, ConfigError};
 use crate::discover::{self, Candidate, DiscoverError};
 use crate::exceptions::{self, Exceptions, ExceptionsError};
 use crate::layers::Placement;
+use crate::matching::prefilter::LiteralIndex;
 use crate::matching::rule::{Rule, RuleError, RuleMatch};
 use crate::matching::FileContext;
 use crate::python::{self, SourceFile};
@@ -52,6 +54,7 @@ pub struct Project {
     pub rules: Vec<Rule>,
     pub templates: Templates,
     pub exceptions: Exceptions,
+    literals: LiteralIndex,
 }
 
 /// A file that could not be analysed; reported as a warning, the run goes on.
@@ -95,7 +98,8 @@ impl Project {
             })
             .collect::<Result<Vec<_>, EngineError>>()?;
         let exceptions = Exceptions::load(&config.exceptions_path(), exceptions::today())?;
-        Ok(Project { config, recipes, rules, templates, exceptions })
+        let literals = LiteralIndex::build(&rules);
+        Ok(Project { config, recipes, rules, templates, exceptions, literals })
     }
 
     pub fn root(&self) -> &Path {
@@ -127,8 +131,20 @@ impl Project {
         contents: &BTreeMap<String, String>,
         visit: impl Fn(&Analysed<'_>) -> T + Sync,
     ) -> (Vec<T>, Vec<Skipped>, WalkStats) {
-        let outcomes: Vec<FileOutcome<T>> =
-            candidates.par_iter().map(|candidate| self.analyse_one(candidate, contents, &visit)).collect();
+        // Drawn on stderr only when it is a terminal (indicatif hides itself otherwise).
+        let bar = ProgressBar::with_draw_target(Some(candidates.len() as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} files").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let outcomes: Vec<FileOutcome<T>> = candidates
+            .par_iter()
+            .map(|candidate| {
+                let outcome = self.analyse_one(candidate, contents, &visit);
+                bar.inc(1);
+                outcome
+            })
+            .collect();
+        bar.finish_and_clear();
         let mut results = Vec::new();
         let mut skipped = Vec::new();
         let mut stats = WalkStats { discovered: candidates.len(), ..WalkStats::default() };
@@ -171,12 +187,11 @@ impl Project {
             Err(e) => return skip(format!("cannot read: {e}")),
         };
         // The prefilter runs on raw bytes: a file that is not UTF-8 is still reported below if it passes.
-        let lossy = String::from_utf8_lossy(&bytes);
-        let to_run: Vec<&Rule> = in_scope.into_iter().filter(|r| r.passes_prefilter(&lossy)).collect();
+        let found = self.literals.scan(&bytes);
+        let to_run: Vec<&Rule> = in_scope.into_iter().filter(|r| self.literals.passes(r, &found)).collect();
         if to_run.is_empty() {
             return FileOutcome::Filtered;
         }
-        drop(lossy);
         let file = match SourceFile::parse(candidate.rel_path.clone(), candidate.abs_path.clone(), bytes) {
             Ok(file) => file,
             Err(e) => return skip(e.to_string()),

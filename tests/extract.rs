@@ -138,12 +138,18 @@ fn an_existing_handler_module_and_class_are_extended_not_duplicated() {
     let handler = read(dir.path(), "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/shop_handler.py");
     assert_eq!(handler.matches("class ShopItemsHandler").count(), 1, "{handler}");
     assert_eq!(handler.matches("registry.register(\"shop.items\"").count(), 1, "{handler}");
-    assert!(handler.contains("if method == \"list_items\"") && handler.contains("if method == \"count_items\""), "{handler}");
+    assert!(
+        handler.contains("if method == \"list_items\"") && handler.contains("if method == \"count_items\""),
+        "{handler}"
+    );
     let wiring = read(dir.path(), WIRING);
     assert_eq!(wiring.matches("shop_handler.register(registry)").count(), 1, "{wiring}");
     let driver = read(dir.path(), "backend/app/hoc/cus/shop/L6_drivers/items_driver.py");
     assert_eq!(driver.matches("from app.hoc.api.cus.shop.items import PAGE_SIZE").count(), 1, "{driver}");
-    snapshot("extract_extended_handler", &format!("{handler}\n# ---- wiring ----\n{wiring}\n# ---- driver ----\n{driver}"));
+    snapshot(
+        "extract_extended_handler",
+        &format!("{handler}\n# ---- wiring ----\n{wiring}\n# ---- driver ----\n{driver}"),
+    );
     // Idempotent: nothing left to do.
     let (code, _, _) = run(dir.path(), &["fix", "--dry-run", "--color", "never"]);
     assert_eq!(code, 0);
@@ -241,16 +247,15 @@ fn unsafe_shapes_are_reported_manual_with_reasons_and_left_untouched() {
     let before = tree_bytes(dir.path());
     let (code, stdout, stderr) = run(dir.path(), &["fix", "--json", "--color", "never"]);
     assert_eq!(code, 0, "{stderr}");
-    let changed: Vec<String> =
-        tree_bytes(dir.path()).into_iter().filter(|(path, bytes)| before.get(path) != Some(bytes)).map(|(path, _)| path).collect();
+    let changed: Vec<String> = tree_bytes(dir.path())
+        .into_iter()
+        .filter(|(path, bytes)| before.get(path) != Some(bytes))
+        .map(|(path, _)| path)
+        .collect();
     assert!(changed.is_empty(), "a manual site must never be rewritten, but these changed: {changed:?}");
     let summary = json(&stdout);
-    let reasons: BTreeSet<String> = summary["manual"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|cs| cs["reason"].as_str().unwrap().to_string())
-        .collect();
+    let reasons: BTreeSet<String> =
+        summary["manual"].as_array().unwrap().iter().map(|cs| cs["reason"].as_str().unwrap().to_string()).collect();
     let expect = [
         ("early_return", "`return` at line"),
         ("http_inside", "`HTTPException` at line"),

@@ -6,7 +6,6 @@ use anyhow::{anyhow, Context};
 
 use crate::cli::{GlobalArgs, RecipesCommand};
 
-
 pub fn run(global: &GlobalArgs, command: &RecipesCommand) -> anyhow::Result<ExitCode> {
     let project = super::load_project(global, None)?;
     match command {
@@ -19,7 +18,11 @@ pub fn run(global: &GlobalArgs, command: &RecipesCommand) -> anyhow::Result<Exit
                     let mut kinds: Vec<&str> = r.fix.iter().map(|f| f.applicability.as_str()).collect();
                     kinds.sort();
                     kinds.dedup();
-                    if kinds.is_empty() { "detect only".to_string() } else { format!("fix: {}", kinds.join("/")) }
+                    if kinds.is_empty() {
+                        "detect only".to_string()
+                    } else {
+                        format!("fix: {}", kinds.join("/"))
+                    }
                 };
                 let scope = if r.scope.layers.is_empty() { "all files".to_string() } else { r.scope.layers.join(",") };
                 println!("{:<24} {:<8} {:<10} {:<28} {}", r.id, r.severity.as_str(), scope, fix, r.title);

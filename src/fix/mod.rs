@@ -99,7 +99,8 @@ pub fn run(
         let mut candidates = project.candidates(paths)?;
         for path in outcome.contents.keys() {
             if !candidates.iter().any(|c| &c.rel_path == path) {
-                candidates.push(crate::discover::Candidate { rel_path: path.clone(), abs_path: project.root().join(path) });
+                candidates
+                    .push(crate::discover::Candidate { rel_path: path.clone(), abs_path: project.root().join(path) });
             }
         }
         let contents = &outcome.contents;
@@ -183,7 +184,8 @@ fn validate(project: &Project, cs: &ChangeSet, contents: &Contents) -> Result<()
         if file.create && current.is_some() {
             return Err(format!("{} already exists", file.path));
         }
-        let new = edit::apply(current.as_deref().unwrap_or(""), &file.edits).map_err(|e| format!("{}: {e}", file.path))?;
+        let new =
+            edit::apply(current.as_deref().unwrap_or(""), &file.edits).map_err(|e| format!("{}: {e}", file.path))?;
         if file.path.ends_with(".py") {
             if let Ok(tree) = python::parse_text(&new) {
                 if let Some(bad) = python::first_error(tree.root_node()) {
@@ -233,7 +235,9 @@ fn commit_pass(project: &Project, staged: Vec<ChangeSet>, outcome: &mut FixOutco
     }
     for (path, new) in results {
         let touched_by_dropped = outcome.dropped.iter().any(|d| d.change_set.files.iter().any(|f| f.path == path));
-        if broken.contains(&path) || (touched_by_dropped && !outcome.applied.iter().any(|a| a.files.iter().any(|f| f.path == path))) {
+        if broken.contains(&path)
+            || (touched_by_dropped && !outcome.applied.iter().any(|a| a.files.iter().any(|f| f.path == path)))
+        {
             continue;
         }
         if !outcome.originals.contains_key(&path) {
@@ -258,11 +262,18 @@ fn plan_file(project: &Project, analysed: &Analysed, contents: &Contents) -> Vec
 }
 
 fn render(project: &Project, name: &str, vars: &BTreeMap<String, String>) -> String {
-    let context = minijinja::context! { config => Value::from_serialize(&project.config.file), ..Value::from_serialize(vars) };
+    let context =
+        minijinja::context! { config => Value::from_serialize(&project.config.file), ..Value::from_serialize(vars) };
     project.templates.render(name, &context).unwrap_or_else(|e| format!("<{e}>"))
 }
 
-fn plan_match(project: &Project, analysed: &Analysed, rule: &Rule, m: &RuleMatch, contents: &Contents) -> Option<ChangeSet> {
+fn plan_match(
+    project: &Project,
+    analysed: &Analysed,
+    rule: &Rule,
+    m: &RuleMatch,
+    contents: &Contents,
+) -> Option<ChangeSet> {
     let ctx = &analysed.ctx;
     let (index, env) = rule.fix_case(m, ctx)?;
     let fix = &rule.fixes[index];
@@ -277,7 +288,11 @@ fn plan_match(project: &Project, analysed: &Analysed, rule: &Rule, m: &RuleMatch
     }
     let mut files: BTreeMap<String, FileEdits> = BTreeMap::new();
     let mut add = |fe: FileEdits| {
-        let entry = files.entry(fe.path.clone()).or_insert_with(|| FileEdits { path: fe.path.clone(), create: false, edits: Vec::new() });
+        let entry = files.entry(fe.path.clone()).or_insert_with(|| FileEdits {
+            path: fe.path.clone(),
+            create: false,
+            edits: Vec::new(),
+        });
         entry.create |= fe.create;
         entry.edits.extend(fe.edits);
     };
@@ -380,7 +395,8 @@ fn primitive(
                 if !python::is_statement(node) {
                     return Err(format!("`{}` is not a whole statement; delete needs one", file.node_text(node)));
                 }
-                if target.node == "statement" && target.select.is_none() && !primitives::statement_is_just(node, m.node) {
+                if target.node == "statement" && target.select.is_none() && !primitives::statement_is_just(node, m.node)
+                {
                     return Err(format!(
                         "`{}` is part of a larger statement (`{}`); remove it by hand",
                         file.node_text(m.node),
@@ -393,11 +409,13 @@ fn primitive(
         }
         EditSpec::InsertBefore { target, .. } => each(&target.node, &|n, b| {
             let stmt = primitives::statement_of(n).ok_or("no statement to insert before")?;
-            primitives::insert_before(file, stmt, &template("with", b)).ok_or_else(|| "the statement shares its line".into())
+            primitives::insert_before(file, stmt, &template("with", b))
+                .ok_or_else(|| "the statement shares its line".into())
         }),
         EditSpec::InsertAfter { target, .. } => each(&target.node, &|n, b| {
             let stmt = primitives::statement_of(n).ok_or("no statement to insert after")?;
-            primitives::insert_after(file, stmt, &template("with", b)).ok_or_else(|| "the statement shares its line".into())
+            primitives::insert_after(file, stmt, &template("with", b))
+                .ok_or_else(|| "the statement shares its line".into())
         }),
         EditSpec::AddImport { name, alias, .. } => {
             let module = template("module", &Bindings::default());
@@ -426,7 +444,9 @@ fn primitive(
             match existing {
                 // Appending what is already there again would break idempotence.
                 Some(existing) if existing.contains(text.trim()) => Ok(Vec::new()),
-                Some(existing) => Ok(vec![FileEdits { path, create: false, edits: vec![Edit::insert(existing.len(), text)] }]),
+                Some(existing) => {
+                    Ok(vec![FileEdits { path, create: false, edits: vec![Edit::insert(existing.len(), text)] }])
+                }
                 None => Ok(vec![FileEdits { path, create: true, edits: vec![Edit::insert(0, text)] }]),
             }
         }

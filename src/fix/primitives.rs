@@ -60,8 +60,19 @@ pub fn delete_statement(file: &SourceFile, stmt: Node) -> Vec<Edit> {
 pub fn delete_statements(file: &SourceFile, stmts: &[Node]) -> Vec<Edit> {
     let Some(first) = stmts.first() else { return Vec::new() };
     let Some(block) = first.parent() else { return Vec::new() };
-    let remaining = statements(block).into_iter().filter(|s| !stmts.iter().any(|d| d.id() == s.id())).count();
-    if remaining == 0 && block.kind() == "block" {
+    let remaining: Vec<Node> =
+        statements(block).into_iter().filter(|s| !stmts.iter().any(|d| d.id() == s.id())).collect();
+    // `except ...: raise` alone makes its `try` a no-op: unwrap it rather than keep the ceremony.
+    if let [only] = remaining.as_slice() {
+        let handler = block.parent().filter(|p| p.kind() == "except_clause");
+        let try_stmt = handler.and_then(|h| h.parent());
+        if only.kind() == "raise_statement" && file.node_text(*only).trim() == "raise" {
+            if let Some(edits) = try_stmt.filter(|t| is_single_handler_try(*t)).and_then(|t| unwrap_try(file, t)) {
+                return edits;
+            }
+        }
+    }
+    if remaining.is_empty() && block.kind() == "block" {
         let parent = block.parent();
         match parent.map(|p| p.kind()) {
             Some("except_clause") | Some("except_group_clause") => return replace_run(stmts, "raise"),
@@ -124,7 +135,10 @@ fn dedupe_import_edits(file: &SourceFile, edits: Vec<Edit>) -> Vec<Edit> {
     let mut out: Vec<Edit> = Vec::new();
     for stmt in top_level_imports(file) {
         let range = stmt.byte_range();
-        let inside: Vec<&Edit> = edits.iter().filter(|e| e.range.start >= range.start && e.range.end <= file.line_range(range.clone()).end).collect();
+        let inside: Vec<&Edit> = edits
+            .iter()
+            .filter(|e| e.range.start >= range.start && e.range.end <= file.line_range(range.clone()).end)
+            .collect();
         if inside.is_empty() {
             continue;
         }
@@ -134,7 +148,8 @@ fn dedupe_import_edits(file: &SourceFile, edits: Vec<Edit>) -> Vec<Edit> {
             out.push(Edit::delete(file.line_range(range)));
         } else {
             // Removing adjacent names one by one could overlap: rebuild the name list instead.
-            let removed: Vec<String> = inside.iter().map(|e| file.text[e.range.clone()].trim_matches([',', ' ']).to_string()).collect();
+            let removed: Vec<String> =
+                inside.iter().map(|e| file.text[e.range.clone()].trim_matches([',', ' ']).to_string()).collect();
             let kept: Vec<String> = from_names(file, stmt)
                 .into_iter()
                 .map(|(n, _, _)| file.node_text(n).to_string())
@@ -158,8 +173,9 @@ fn replace_run(stmts: &[Node], with: &str) -> Vec<Edit> {
 fn remove_finally(file: &SourceFile, finally: Node) -> Option<Vec<Edit>> {
     let try_stmt = finally.parent()?;
     let mut cursor = try_stmt.walk();
-    let has_handler =
-        try_stmt.named_children(&mut cursor).any(|c| matches!(c.kind(), "except_clause" | "except_group_clause" | "else_clause"));
+    let has_handler = try_stmt
+        .named_children(&mut cursor)
+        .any(|c| matches!(c.kind(), "except_clause" | "except_group_clause" | "else_clause"));
     if has_handler {
         return Some(vec![Edit::delete(file.line_range(finally.byte_range()))]);
     }
@@ -189,10 +205,19 @@ pub fn unwrap_reraising_try(text: &str) -> String {
     }
 }
 
-fn is_reraise_only(file: &SourceFile, try_stmt: Node) -> bool {
+/// The clauses of a `try` besides its body (except, else, finally).
+fn try_clauses(try_stmt: Node) -> Vec<Node> {
     let mut cursor = try_stmt.walk();
-    let clauses: Vec<Node> = try_stmt.named_children(&mut cursor).filter(|c| c.kind() != "block" && c.kind() != "comment").collect();
-    match clauses.as_slice() {
+    try_stmt.named_children(&mut cursor).filter(|c| c.kind() != "block" && c.kind() != "comment").collect()
+}
+
+/// A `try` with exactly one `except` and no `else`/`finally`.
+fn is_single_handler_try(try_stmt: Node) -> bool {
+    matches!(try_clauses(try_stmt).as_slice(), [except] if except.kind() == "except_clause")
+}
+
+fn is_reraise_only(file: &SourceFile, try_stmt: Node) -> bool {
+    match try_clauses(try_stmt).as_slice() {
         [except] if except.kind() == "except_clause" => {
             let body = except.named_children(&mut except.walk()).filter(|c| c.kind() == "block").last();
             body.map(statements).is_some_and(|stmts| {
@@ -406,6 +431,15 @@ mod tests {
     }
 
     #[test]
+    fn deleting_a_rollback_before_raise_unwraps_the_try() {
+        let text =
+            "def f(s):\n    try:\n        s.add(1)\n    except Exception:\n        s.rollback()\n        raise\n";
+        assert_eq!(delete(text, "s.rollback()"), "def f(s):\n    s.add(1)\n");
+        let logged = "try:\n    a()\nexcept E:\n    s.rollback()\n    log()\n    raise\n";
+        assert_eq!(delete(logged, "s.rollback()"), "try:\n    a()\nexcept E:\n    log()\n    raise\n");
+    }
+
+    #[test]
     fn reraise_only_try_is_unwrapped() {
         let text = "def f(s):\n    try:\n        s.add(1)\n        s.flush()\n    except Exception:\n        raise\n    return 1\n";
         assert_eq!(unwrap_reraising_try(text), "def f(s):\n    s.add(1)\n    s.flush()\n    return 1\n");
@@ -422,7 +456,10 @@ mod tests {
     fn imports_go_after_docstring_and_existing_imports() {
         let f = file("\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\n\nx = 1\n");
         let edit = add_import(&f, "a.b", Some("C"), None).unwrap();
-        assert_eq!(apply(&f.text, &[edit]).unwrap(), "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nfrom a.b import C\n\nx = 1\n");
+        assert_eq!(
+            apply(&f.text, &[edit]).unwrap(),
+            "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nfrom a.b import C\n\nx = 1\n"
+        );
         let f = file("\"\"\"Doc.\"\"\"\nx = 1\n");
         let edit = add_import(&f, "m", None, None).unwrap();
         assert_eq!(apply(&f.text, &[edit]).unwrap(), "\"\"\"Doc.\"\"\"\nimport m\nx = 1\n");

@@ -56,13 +56,17 @@ pub fn run_cases(project: &Project, ids: &[String]) -> anyhow::Result<Vec<CaseRe
             let candidates = scratch.candidates(&[])?;
             let report = diagnostics::check(&scratch, &candidates);
             let found = report.findings.len();
-            let mut failure = (found != case.matches).then(|| format!("  expected {} matches, found {found}", case.matches));
+            let mut failure =
+                (found != case.matches).then(|| format!("  expected {} matches, found {found}", case.matches));
             if let (None, Some(expected)) = (&failure, &case.fixed) {
                 let outcome = fix::run(&scratch, &[], FixOptions { unsafe_fixes: true }, &mut |_, _| Decision::Apply)?;
                 let actual = outcome.contents.get(&case.path).cloned().unwrap_or_else(|| code.to_string());
                 let expected = expected.trim_start_matches('\n');
                 if actual != expected {
-                    failure = Some(format!("  fixed code differs:\n{}", crate::output::diff::unified(&case.path, Some(expected), &actual, false)));
+                    failure = Some(format!(
+                        "  fixed code differs:\n{}",
+                        crate::output::diff::unified(&case.path, Some(expected), &actual, false)
+                    ));
                 }
             }
             results.push(CaseResult { recipe: recipe.id.clone(), name: case.name.clone(), failure });

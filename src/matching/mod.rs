@@ -1,6 +1,7 @@
 //! Matching: compiled patterns, queries, constraints and relations, run on one parsed file.
 
 pub mod pattern;
+pub mod prefilter;
 pub mod rule;
 
 use regex::Regex;
@@ -159,10 +160,16 @@ impl Matcher {
         let finder = match (sources.is_empty(), &spec.query) {
             (false, Some(_)) => return Err(MatchError::Ambiguous),
             (false, None) if spec.pattern.is_some() && !spec.any.is_empty() => return Err(MatchError::Ambiguous),
-            (false, None) => Finder::Patterns(sources.into_iter().map(|s| Pattern::compile(s)).collect::<Result<_, _>>()?),
-            (true, Some(query)) => Finder::Query(Box::new(Query::new(&language, query).map_err(|e| {
-                MatchError::Query { line: e.row + 1, column: e.column + 1, message: e.message }
-            })?)),
+            (false, None) => {
+                Finder::Patterns(sources.into_iter().map(|s| Pattern::compile(s)).collect::<Result<_, _>>()?)
+            }
+            (true, Some(query)) => {
+                Finder::Query(Box::new(Query::new(&language, query).map_err(|e| MatchError::Query {
+                    line: e.row + 1,
+                    column: e.column + 1,
+                    message: e.message,
+                })?))
+            }
             (true, None) if kind.is_some() => Finder::KindOnly,
             (true, None) => return Err(MatchError::Empty),
         };
@@ -230,7 +237,12 @@ impl Matcher {
     }
 
     /// Every node under `root` (inclusive) that matches, in document order, each with its bindings.
-    pub fn find_all<'t>(&self, root: Node<'t>, ctx: &FileContext<'t>, base: &Bindings<'t>) -> Vec<(Node<'t>, Bindings<'t>)> {
+    pub fn find_all<'t>(
+        &self,
+        root: Node<'t>,
+        ctx: &FileContext<'t>,
+        base: &Bindings<'t>,
+    ) -> Vec<(Node<'t>, Bindings<'t>)> {
         let mut found = Vec::new();
         for_each_node(root, |node| {
             let mut env = base.clone();

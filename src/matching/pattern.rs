@@ -242,7 +242,10 @@ fn build(node: Node, source: &[u8]) -> PNode {
         }
     }
     if node.child_count() == 0 {
-        return PNode::Leaf { kind: node.kind(), text: String::from_utf8_lossy(&source[node.byte_range()]).into_owned() };
+        return PNode::Leaf {
+            kind: node.kind(),
+            text: String::from_utf8_lossy(&source[node.byte_range()]).into_owned(),
+        };
     }
     PNode::Inner {
         kind: node.kind(),

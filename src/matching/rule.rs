@@ -129,11 +129,10 @@ impl Rule {
             && !self.exclude.as_ref().is_some_and(|set| set.is_match(rel_path))
     }
 
-    /// Decided from the text, before the file is parsed: some alternative's literals all occur.
-    pub fn passes_prefilter(&self, text: &str) -> bool {
-        self.prefilter
-            .as_ref()
-            .map_or(true, |alternatives| alternatives.iter().any(|alt| alt.iter().all(|lit| text.contains(lit.as_str()))))
+    /// Alternatives of literals, one of which must occur whole in a file for the rule to match;
+    /// `None` when the rule requires no literal.
+    pub fn prefilter(&self) -> Option<&[Vec<String>]> {
+        self.prefilter.as_deref()
     }
 
     /// Every match in the file that satisfies the relations, classified where a classification applies.

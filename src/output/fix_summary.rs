@@ -38,7 +38,11 @@ pub fn render(outcome: &FixOutcome, dry_run: bool) -> String {
     section(
         &mut out,
         "Manual (reported, not changed)",
-        outcome.manual.iter().map(|cs| format!("{} [{}] {}", cs.location, cs.rule, cs.reason.as_deref().unwrap_or(""))).collect(),
+        outcome
+            .manual
+            .iter()
+            .map(|cs| format!("{} [{}] {}", cs.location, cs.rule, cs.reason.as_deref().unwrap_or("")))
+            .collect(),
     );
     section(
         &mut out,
@@ -53,7 +57,11 @@ pub fn render(outcome: &FixOutcome, dry_run: bool) -> String {
     section(
         &mut out,
         "Dropped (not applied)",
-        outcome.dropped.iter().map(|d| format!("{} [{}] {}", d.change_set.location, d.change_set.rule, d.why)).collect(),
+        outcome
+            .dropped
+            .iter()
+            .map(|d| format!("{} [{}] {}", d.change_set.location, d.change_set.rule, d.why))
+            .collect(),
     );
     section(
         &mut out,

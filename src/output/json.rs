@@ -53,5 +53,5 @@ pub fn render(report: &CheckReport) -> String {
         "skipped": report.skipped,
         "exceptions": report.exceptions,
     });
-    serde_json::to_string_pretty(&value).unwrap_or_default()
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }

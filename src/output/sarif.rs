@@ -97,5 +97,5 @@ pub fn render(report: &CheckReport, rules: &[Rule]) -> String {
             "results": results,
         }],
     });
-    serde_json::to_string_pretty(&log).unwrap_or_default()
+    serde_json::to_string_pretty(&log).unwrap_or_default() + "\n"
 }

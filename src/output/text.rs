@@ -46,10 +46,8 @@ pub fn render(report: &CheckReport, color: bool) -> String {
     let violations = report.violations().count();
     let excepted = report.findings.iter().filter(|(_, d)| matches!(d, Disposition::Excepted(_))).count();
     let classified = report.findings.iter().filter(|(_, d)| matches!(d, Disposition::Classified(_))).count();
-    let fixable = report
-        .violations()
-        .filter(|f| f.fix.as_ref().is_some_and(|x| x.applicability == Applicability::Safe))
-        .count();
+    let fixable =
+        report.violations().filter(|f| f.fix.as_ref().is_some_and(|x| x.applicability == Applicability::Safe)).count();
     let summary = if violations == 0 {
         "No violations found.".to_string()
     } else {
@@ -74,7 +72,10 @@ pub fn render(report: &CheckReport, color: bool) -> String {
             ExceptionState::Stale => "matches nothing (stale); remove it",
             ExceptionState::Expired => "has expired and no longer applies; renew or remove it",
         };
-        out.push_str(&format!("warning: exception for `{}` on `{}` (owner {}) {what}\n", e.entry.rule, e.entry.path, e.entry.owner));
+        out.push_str(&format!(
+            "warning: exception for `{}` on `{}` (owner {}) {what}\n",
+            e.entry.rule, e.entry.path, e.entry.owner
+        ));
     }
     out
 }
@@ -83,7 +84,10 @@ pub fn render(report: &CheckReport, color: bool) -> String {
 pub fn statistics(report: &CheckReport) -> String {
     let counts = report.counts();
     let width = counts.keys().map(String::len).max().unwrap_or(4).max(4);
-    let mut out = format!("{:<width$}  {:>10}  {:>8}  {:>10}  {:>5}  classified as\n", "rule", "violations", "excepted", "classified", "files");
+    let mut out = format!(
+        "{:<width$}  {:>10}  {:>8}  {:>10}  {:>5}  classified as\n",
+        "rule", "violations", "excepted", "classified", "files"
+    );
     let mut totals = (0, 0, 0);
     for (rule, c) in &counts {
         let classified: usize = c.classified.values().sum();

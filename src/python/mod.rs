@@ -125,14 +125,15 @@ fn line_starts(text: &str) -> Vec<usize> {
 /// The dotted module name of a file below one of the import roots (`backend/app/x/y.py` → `app.x.y`).
 pub fn module_name(rel_path: &str, import_roots: &[String]) -> Option<String> {
     let path = Path::new(rel_path);
-    let under_root = import_roots
-        .iter()
-        .find_map(|root| if root.is_empty() || root == "." { Some(path) } else { path.strip_prefix(root).ok() })?;
-    let mut parts: Vec<String> = under_root
-        .with_extension("")
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
+    let under_root = import_roots.iter().find_map(|root| {
+        if root.is_empty() || root == "." {
+            Some(path)
+        } else {
+            path.strip_prefix(root).ok()
+        }
+    })?;
+    let mut parts: Vec<String> =
+        under_root.with_extension("").components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
     if parts.last().is_some_and(|last| last == "__init__") {
         parts.pop();
     }

@@ -91,12 +91,7 @@ pub enum BindingKind {
 
 /// Analyse `range` inside its enclosing function (or class body, or module if at top level)
 /// of `source`. `watched` lists names whose rebinding inside the range is a hazard.
-pub fn analyse_range(
-    tree: &Tree,
-    source: &[u8],
-    range: &StatementRange,
-    watched: &[&str],
-) -> RangeFlow {
+pub fn analyse_range(tree: &Tree, source: &[u8], range: &StatementRange, watched: &[&str]) -> RangeFlow {
     let stmts = statements(range.block);
     if range.first > range.last || range.last >= stmts.len() {
         return RangeFlow::default();
@@ -121,26 +116,15 @@ pub fn analyse_range(
     };
 
     // Pass 2: everything that can run after the range in the same scope.
-    let mut after = AfterSink {
-        candidates: candidates.iter().cloned().collect(),
-        used: HashSet::new(),
-    };
+    let mut after = AfterSink { candidates: candidates.iter().cloned().collect(), used: HashSet::new() };
     let mut after_state = State::default();
-    Walker::new(source, &mut after, Mode::After).after_range(
-        range.block,
-        range.last,
-        scope,
-        &mut after_state,
-    );
+    Walker::new(source, &mut after, Mode::After).after_range(range.block, range.last, scope, &mut after_state);
 
     let mut hazards = sink.hazards;
     hazards.sort_by_key(|h| (h.byte_range.start, h.byte_range.end));
     RangeFlow {
         inputs: sink.inputs,
-        outputs: candidates
-            .into_iter()
-            .filter(|n| after.used.contains(n))
-            .collect(),
+        outputs: candidates.into_iter().filter(|n| after.used.contains(n)).collect(),
         module_names: sink.module_names,
         hazards,
     }
@@ -165,17 +149,12 @@ pub fn module_bindings(tree: &Tree, source: &[u8]) -> Vec<ModuleBinding> {
 /// Statements of a block or module: named children that are not comments.
 fn statements(block: Node<'_>) -> Vec<Node<'_>> {
     let mut cursor = block.walk();
-    block
-        .named_children(&mut cursor)
-        .filter(|n| n.kind() != "comment")
-        .collect()
+    block.named_children(&mut cursor).filter(|n| n.kind() != "comment").collect()
 }
 
 fn named_children(node: Node<'_>) -> Vec<Node<'_>> {
     let mut cursor = node.walk();
-    node.named_children(&mut cursor)
-        .filter(|n| n.kind() != "comment")
-        .collect()
+    node.named_children(&mut cursor).filter(|n| n.kind() != "comment").collect()
 }
 
 fn field_all<'t>(node: Node<'t>, field: &str) -> Vec<Node<'t>> {
@@ -189,19 +168,14 @@ fn text<'s>(node: Node<'_>, src: &'s [u8]) -> &'s str {
 
 /// `async for` / `async with` carry an anonymous `async` token child.
 fn is_async(node: Node<'_>) -> bool {
-    (0..node.child_count())
-        .filter_map(|i| node.child(i))
-        .any(|c| c.kind() == "async")
+    (0..node.child_count()).filter_map(|i| node.child(i)).any(|c| c.kind() == "async")
 }
 
 /// The nearest function, class or module that owns `node`'s names.
 fn enclosing_scope(node: Node<'_>) -> Node<'_> {
     let mut cur = node;
     loop {
-        if matches!(
-            cur.kind(),
-            "function_definition" | "class_definition" | "module"
-        ) {
+        if matches!(cur.kind(), "function_definition" | "class_definition" | "module") {
             return cur;
         }
         match cur.parent() {
@@ -315,11 +289,7 @@ impl State {
     fn handler_entry(before: &State, after_body: &State) -> State {
         let mut may = before.may.clone();
         may.extend(after_body.may.iter().cloned());
-        State {
-            must: before.must.clone(),
-            may,
-            dead: before.dead,
-        }
+        State { must: before.must.clone(), may, dead: before.dead }
     }
 }
 
@@ -418,13 +388,7 @@ struct Walker<'a, 't> {
 
 impl<'a, 't> Walker<'a, 't> {
     fn new(src: &'a [u8], sink: &'a mut dyn Sink<'t>, mode: Mode) -> Self {
-        Walker {
-            src,
-            sink,
-            mode,
-            nested: Vec::new(),
-            loops: Vec::new(),
-        }
+        Walker { src, sink, mode, nested: Vec::new(), loops: Vec::new() }
     }
 
     fn name(&self, node: Node<'t>) -> String {
@@ -434,9 +398,7 @@ impl<'a, 't> Walker<'a, 't> {
     /// True while walking code that belongs to the walked scope itself (comprehensions run
     /// inline, so `await`/`yield` in them still count).
     fn in_own_body(&self) -> bool {
-        self.nested
-            .iter()
-            .all(|n| n.kind == ScopeKind::Comprehension)
+        self.nested.iter().all(|n| n.kind == ScopeKind::Comprehension)
     }
 
     fn hazard(&mut self, kind: HazardKind, node: Node<'t>) {
@@ -449,11 +411,7 @@ impl<'a, 't> Walker<'a, 't> {
     /// directly in the class body.
     fn resolve(&self, name: &str, skip_innermost: bool) -> Resolution {
         let len = self.nested.len();
-        let take = if skip_innermost {
-            len.saturating_sub(1)
-        } else {
-            len
-        };
+        let take = if skip_innermost { len.saturating_sub(1) } else { len };
         for (i, scope) in self.nested[..take].iter().enumerate().rev() {
             if scope.kind == ScopeKind::Class && i + 1 != len {
                 continue;
@@ -514,10 +472,7 @@ impl<'a, 't> Walker<'a, 't> {
 
     /// `:=` binds in the nearest enclosing non-comprehension scope.
     fn walrus_bind(&mut self, node: Node<'t>, state: &mut State) {
-        let target_is_nested = self
-            .nested
-            .iter()
-            .any(|n| n.kind != ScopeKind::Comprehension);
+        let target_is_nested = self.nested.iter().any(|n| n.kind != ScopeKind::Comprehension);
         if !target_is_nested {
             let name = self.name(node);
             state.bind(&name);
@@ -584,10 +539,7 @@ impl<'a, 't> Walker<'a, 't> {
                     self.expr(right, state);
                 }
                 let left = node.child_by_field_name("left");
-                if let Some(id) = left
-                    .and_then(|l| l.named_child(0))
-                    .filter(|id| id.kind() == "identifier")
-                {
+                if let Some(id) = left.and_then(|l| l.named_child(0)).filter(|id| id.kind() == "identifier") {
                     self.bind(id, state, &BindSite::Other);
                 }
             }
@@ -607,11 +559,7 @@ impl<'a, 't> Walker<'a, 't> {
     }
 
     fn declaration(&mut self, node: Node<'t>, decl: Decl) {
-        let kind = if decl == Decl::Global {
-            HazardKind::Global
-        } else {
-            HazardKind::Nonlocal
-        };
+        let kind = if decl == Decl::Global { HazardKind::Global } else { HazardKind::Nonlocal };
         if self.in_own_body() {
             self.sink.hazard(kind, node);
             if self.nested.is_empty() {
@@ -637,21 +585,14 @@ impl<'a, 't> Walker<'a, 't> {
     fn import(&mut self, node: Node<'t>, state: &mut State) {
         for name in field_all(node, "name") {
             let (module_node, bound) = match name.kind() {
-                "aliased_import" => (
-                    name.child_by_field_name("name"),
-                    name.child_by_field_name("alias"),
-                ),
+                "aliased_import" => (name.child_by_field_name("name"), name.child_by_field_name("alias")),
                 // `import a.b` binds `a`.
                 _ => (Some(name), name.named_child(0)),
             };
             let (Some(module_node), Some(bound)) = (module_node, bound) else {
                 continue;
             };
-            let site = BindSite::Import {
-                module: self.name(module_node),
-                imported: None,
-                level: 0,
-            };
+            let site = BindSite::Import { module: self.name(module_node), imported: None, level: 0 };
             self.bind(bound, state, &site);
         }
     }
@@ -675,26 +616,15 @@ impl<'a, 't> Walker<'a, 't> {
         };
         for name in field_all(node, "name") {
             let (imported, bound) = match name.kind() {
-                "aliased_import" => (
-                    name.child_by_field_name("name"),
-                    name.child_by_field_name("alias"),
-                ),
+                "aliased_import" => (name.child_by_field_name("name"), name.child_by_field_name("alias")),
                 _ => (Some(name), Some(name)),
             };
             let (Some(imported), Some(bound)) = (imported, bound) else {
                 continue;
             };
-            let site = BindSite::Import {
-                module: module.clone(),
-                imported: Some(self.name(imported)),
-                level,
-            };
+            let site = BindSite::Import { module: module.clone(), imported: Some(self.name(imported)), level };
             // `from m import x` parses `x` as a one-identifier dotted_name.
-            let bound = if bound.kind() == "dotted_name" {
-                bound.named_child(0).unwrap_or(bound)
-            } else {
-                bound
-            };
+            let bound = if bound.kind() == "dotted_name" { bound.named_child(0).unwrap_or(bound) } else { bound };
             self.bind(bound, state, &site);
         }
     }
@@ -752,14 +682,7 @@ impl<'a, 't> Walker<'a, 't> {
     }
 
     /// Merges the ways out of a loop: normal exit (then `else`) and `break`.
-    fn loop_exit(
-        &mut self,
-        node: Node<'t>,
-        head: &State,
-        body_end: &State,
-        ctx: LoopCtx,
-        state: &mut State,
-    ) {
+    fn loop_exit(&mut self, node: Node<'t>, head: &State, body_end: &State, ctx: LoopCtx, state: &mut State) {
         let mut normal = State::join_all(head, std::iter::once(body_end).chain(&ctx.continues));
         if let Some(alt) = node.child_by_field_name("alternative") {
             self.block(alt.child_by_field_name("body"), &mut normal);
@@ -849,10 +772,7 @@ impl<'a, 't> Walker<'a, 't> {
     fn match_stmt(&mut self, node: Node<'t>, state: &mut State) {
         self.field_expr(node, "subject", state);
         let mut outs = vec![state.clone()]; // no case matched
-        let cases = node
-            .child_by_field_name("body")
-            .map(named_children)
-            .unwrap_or_default();
+        let cases = node.child_by_field_name("body").map(named_children).unwrap_or_default();
         for case in cases.into_iter().filter(|c| c.kind() == "case_clause") {
             let mut branch = state.clone();
             for c in named_children(case) {
@@ -901,8 +821,7 @@ impl<'a, 't> Walker<'a, 't> {
                 for c in named_children(node) {
                     // Keys are literals or dotted value patterns, never captures.
                     if keys.contains(&c) {
-                        if let Some(first) = c.named_child(0).filter(|_| c.kind() == "dotted_name")
-                        {
+                        if let Some(first) = c.named_child(0).filter(|_| c.kind() == "dotted_name") {
                             self.expr(first, state);
                         }
                     } else {
@@ -990,10 +909,8 @@ impl<'a, 't> Walker<'a, 't> {
     /// The first iterable runs in this scope; targets are local to the comprehension; the rest
     /// runs inside it, but walrus still binds out here, so the real state is used.
     fn comprehension(&mut self, node: Node<'t>, state: &mut State) {
-        let clauses: Vec<Node<'t>> = named_children(node)
-            .into_iter()
-            .filter(|c| matches!(c.kind(), "for_in_clause" | "if_clause"))
-            .collect();
+        let clauses: Vec<Node<'t>> =
+            named_children(node).into_iter().filter(|c| matches!(c.kind(), "for_in_clause" | "if_clause")).collect();
         let mut locals = Vec::new();
         for c in &clauses {
             if let Some(left) = c.child_by_field_name("left") {
@@ -1004,14 +921,8 @@ impl<'a, 't> Walker<'a, 't> {
         if let Some(first) = clauses.first() {
             self.field_expr(*first, "right", state);
         }
-        let info = ScopeInfo {
-            bindings: locals.into_iter().map(|n| (n, 0)).collect(),
-            ..ScopeInfo::default()
-        };
-        self.nested.push(Nested {
-            kind: ScopeKind::Comprehension,
-            info,
-        });
+        let info = ScopeInfo { bindings: locals.into_iter().map(|n| (n, 0)).collect(), ..ScopeInfo::default() };
+        self.nested.push(Nested { kind: ScopeKind::Comprehension, info });
         for (i, c) in clauses.iter().enumerate() {
             if c.kind() == "for_in_clause" {
                 if i > 0 {
@@ -1066,10 +977,9 @@ impl<'a, 't> Walker<'a, 't> {
                 }
             }
             "lambda" => self.lambda(node, state),
-            "list_comprehension"
-            | "set_comprehension"
-            | "dictionary_comprehension"
-            | "generator_expression" => self.comprehension(node, state),
+            "list_comprehension" | "set_comprehension" | "dictionary_comprehension" | "generator_expression" => {
+                self.comprehension(node, state)
+            }
             "await" => {
                 self.hazard(HazardKind::Await, node);
                 self.children(node, state);
@@ -1204,22 +1114,14 @@ impl<'a, 't> Walker<'a, 't> {
             let Some(parent) = compound.parent() else {
                 return;
             };
-            next = statements(parent)
-                .iter()
-                .position(|s| *s == compound)
-                .map_or(usize::MAX, |i| i + 1);
+            next = statements(parent).iter().position(|s| *s == compound).map_or(usize::MAX, |i| i + 1);
             block = parent;
         }
     }
 
     /// Runs what follows the end of `block` inside its compound statement and returns that
     /// statement, or `None` at the end of the scope.
-    fn leave_block(
-        &mut self,
-        block: Node<'t>,
-        level_start: &State,
-        state: &mut State,
-    ) -> Option<Node<'t>> {
+    fn leave_block(&mut self, block: Node<'t>, level_start: &State, state: &mut State) -> Option<Node<'t>> {
         if block.kind() != "block" {
             return None;
         }
@@ -1343,17 +1245,11 @@ impl ScopeInfo {
         if self.globals.contains(name) || self.nonlocals.contains(name) {
             return false;
         }
-        self.params.contains(name)
-            || self.declared.contains(name)
-            || self.bindings.iter().any(|(n, _)| n == name)
+        self.params.contains(name) || self.declared.contains(name) || self.bindings.iter().any(|(n, _)| n == name)
     }
 
     fn bound_outside(&self, name: &str, range: &Range<usize>) -> bool {
-        self.params.contains(name)
-            || self
-                .bindings
-                .iter()
-                .any(|(n, at)| n == name && !range.contains(at))
+        self.params.contains(name) || self.bindings.iter().any(|(n, at)| n == name && !range.contains(at))
     }
 }
 
@@ -1421,19 +1317,13 @@ impl Resolver {
             return Some(Origin::Module);
         }
         if self.scope_is_module {
-            return self
-                .module
-                .bound_outside(name, &self.range_bytes)
-                .then_some(Origin::Module);
+            return self.module.bound_outside(name, &self.range_bytes).then_some(Origin::Module);
         }
         if self.scope.nonlocals.contains(name) {
             return Some(Origin::Input);
         }
         if self.scope.is_local(name) {
-            return self
-                .scope
-                .bound_outside(name, &self.range_bytes)
-                .then_some(Origin::Input);
+            return self.scope.bound_outside(name, &self.range_bytes).then_some(Origin::Input);
         }
         for outer in &self.enclosing {
             if outer.globals.contains(name) {
@@ -1507,11 +1397,7 @@ impl<'t> Sink<'t> for RangeSink<'_> {
     }
 
     fn hazard(&mut self, kind: HazardKind, node: Node<'t>) {
-        self.hazards.push(Hazard {
-            kind,
-            byte_range: node.byte_range(),
-            line: node.start_position().row + 1,
-        });
+        self.hazards.push(Hazard { kind, byte_range: node.byte_range(), line: node.start_position().row + 1 });
     }
 }
 
@@ -1537,15 +1423,9 @@ struct ModuleSink {
 impl<'t> Sink<'t> for ModuleSink {
     fn bind(&mut self, name: &str, node: Node<'t>, site: &BindSite) {
         let kind = match site {
-            BindSite::Import {
-                module,
-                imported,
-                level,
-            } => BindingKind::Import {
-                module: module.clone(),
-                imported: imported.clone(),
-                level: *level,
-            },
+            BindSite::Import { module, imported, level } => {
+                BindingKind::Import { module: module.clone(), imported: imported.clone(), level: *level }
+            }
             BindSite::Function => BindingKind::Function,
             BindSite::Class => BindingKind::Class,
             BindSite::Other => BindingKind::Assignment,
@@ -1563,11 +1443,7 @@ impl<'t> Sink<'t> for ModuleSink {
 
 impl ModuleSink {
     fn push(&mut self, name: &str, kind: BindingKind, node: Node<'_>) {
-        self.out.push(ModuleBinding {
-            name: name.to_string(),
-            kind,
-            stmt_byte_range: statement_of(node).byte_range(),
-        });
+        self.out.push(ModuleBinding { name: name.to_string(), kind, stmt_byte_range: statement_of(node).byte_range() });
     }
 }
 
@@ -1577,47 +1453,33 @@ mod tests {
 
     fn parse(src: &str) -> Tree {
         let mut parser = tree_sitter::Parser::new();
-        parser
-            .set_language(&tree_sitter_python::LANGUAGE.into())
-            .expect("grammar loads");
+        parser.set_language(&tree_sitter_python::LANGUAGE.into()).expect("grammar loads");
         parser.parse(src, None).expect("parse succeeds")
     }
 
     /// The outermost statement starting on 0-based `row`.
     fn statement_at(node: Node<'_>, row: usize) -> Option<Node<'_>> {
-        let is_stmt = node
-            .parent()
-            .is_some_and(|p| matches!(p.kind(), "block" | "module"))
-            && node.kind() != "comment";
+        let is_stmt = node.parent().is_some_and(|p| matches!(p.kind(), "block" | "module")) && node.kind() != "comment";
         if is_stmt && node.start_position().row == row {
             return Some(node);
         }
-        named_children(node)
-            .into_iter()
-            .find_map(|c| statement_at(c, row))
+        named_children(node).into_iter().find_map(|c| statement_at(c, row))
     }
 
     /// The range runs from the statement on the first line marked `#{` to the sibling statement
     /// containing the next line marked `#}` (a single-statement range is marked `#{}`).
     fn marked_range<'t>(tree: &'t Tree, src: &str) -> StatementRange<'t> {
         let lines: Vec<&str> = src.lines().collect();
-        let start = lines
-            .iter()
-            .position(|l| l.contains("#{"))
-            .expect("start marker");
-        let end = (start..lines.len())
-            .find(|&i| lines[i].contains("#}") || lines[i].contains("#{}"))
-            .expect("end marker");
+        let start = lines.iter().position(|l| l.contains("#{")).expect("start marker");
+        let end =
+            (start..lines.len()).find(|&i| lines[i].contains("#}") || lines[i].contains("#{}")).expect("end marker");
         let first = statement_at(tree.root_node(), start).expect("statement at start marker");
         let block = first.parent().expect("statement has a block");
         let stmts = statements(block);
         let contains_end = |s: &Node| s.start_position().row <= end && end <= s.end_position().row;
         StatementRange {
             block,
-            first: stmts
-                .iter()
-                .position(|s| *s == first)
-                .expect("first in block"),
+            first: stmts.iter().position(|s| *s == first).expect("first in block"),
             last: stmts.iter().position(contains_end).expect("last in block"),
         }
     }
@@ -1643,10 +1505,7 @@ mod tests {
     }
 
     fn kinds(flow: &RangeFlow) -> Vec<(HazardKind, usize)> {
-        flow.hazards
-            .iter()
-            .map(|h| (h.kind.clone(), h.line))
-            .collect()
+        flow.hazards.iter().map(|h| (h.kind.clone(), h.line)).collect()
     }
 
     #[test]
@@ -1659,12 +1518,7 @@ def f(a, b=1, *args, c: int = 2, **kw):
     return total
 ";
         let flow = analyse(src);
-        assert_flow(
-            &flow,
-            &["a", "b", "d", "args", "c", "kw"],
-            &["total"],
-            &["os"],
-        );
+        assert_flow(&flow, &["a", "b", "d", "args", "c", "kw"], &["total"], &["os"]);
         assert!(flow.hazards.is_empty());
     }
 
@@ -1775,12 +1629,7 @@ def f(x, k, n, rows):
     flat = {c: r for r in rows for c in r} #}
     return x, squares, flat, c
 ";
-        assert_flow(
-            &analyse(src),
-            &["n", "k", "rows"],
-            &["squares", "flat"],
-            &[],
-        );
+        assert_flow(&analyse(src), &["n", "k", "rows"], &["squares", "flat"], &[]);
     }
 
     #[test]
@@ -1911,11 +1760,7 @@ def f(items):
         let flow = analyse(src);
         assert_eq!(
             kinds(&flow),
-            vec![
-                (HazardKind::BreakOrContinue, 4),
-                (HazardKind::Yield, 8),
-                (HazardKind::Return, 10),
-            ]
+            vec![(HazardKind::BreakOrContinue, 4), (HazardKind::Yield, 8), (HazardKind::Return, 10),]
         );
     }
 
@@ -1931,14 +1776,7 @@ async def f(session, lock, stream, fetch):
         await fetch(1) #}
 ";
         let flow = analyse(src);
-        assert_eq!(
-            kinds(&flow),
-            vec![
-                (HazardKind::Await, 2),
-                (HazardKind::Await, 3),
-                (HazardKind::Await, 4)
-            ]
-        );
+        assert_eq!(kinds(&flow), vec![(HazardKind::Await, 2), (HazardKind::Await, 3), (HazardKind::Await, 4)]);
         assert_flow(&flow, &["lock", "fetch", "session", "stream"], &[], &[]);
     }
 
@@ -2072,12 +1910,7 @@ def show(**kw): pass
 def f(user, count, width, obj, x):
     show(x=f'{user!r} has {count:>{width}} things, also {obj.attr}') #{}
 ";
-        assert_flow(
-            &analyse(src),
-            &["user", "count", "width", "obj"],
-            &[],
-            &["show"],
-        );
+        assert_flow(&analyse(src), &["user", "count", "width", "obj"], &[], &["show"]);
     }
 
     #[test]
@@ -2192,15 +2025,8 @@ def f(a):
     fn invalid_range_is_empty() {
         let src = "x = 1\n";
         let tree = parse(src);
-        let range = StatementRange {
-            block: tree.root_node(),
-            first: 0,
-            last: 5,
-        };
-        assert_eq!(
-            analyse_range(&tree, src.as_bytes(), &range, &[]),
-            RangeFlow::default()
-        );
+        let range = StatementRange { block: tree.root_node(), first: 0, last: 5 };
+        assert_eq!(analyse_range(&tree, src.as_bytes(), &range, &[]), RangeFlow::default());
     }
 
     #[test]
@@ -2226,11 +2052,7 @@ except ImportError as err:
         let got: Vec<(String, BindingKind, String)> = module_bindings(&tree, src.as_bytes())
             .into_iter()
             .map(|b| {
-                let stmt = src[b.stmt_byte_range.clone()]
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
+                let stmt = src[b.stmt_byte_range.clone()].lines().next().unwrap_or("").to_string();
                 (b.name, b.kind, stmt)
             })
             .collect();
@@ -2243,16 +2065,8 @@ except ImportError as err:
             ("a", imp("a.b.c", None, 0), "import a.b.c"),
             ("np", imp("numpy", None, 0), "import numpy as np, os"),
             ("os", imp("os", None, 0), "import numpy as np, os"),
-            (
-                "z",
-                imp("pkg.mod", Some("y"), 2),
-                "from ..pkg.mod import y as z, w",
-            ),
-            (
-                "w",
-                imp("pkg.mod", Some("w"), 2),
-                "from ..pkg.mod import y as z, w",
-            ),
+            ("z", imp("pkg.mod", Some("y"), 2), "from ..pkg.mod import y as z, w"),
+            ("w", imp("pkg.mod", Some("w"), 2), "from ..pkg.mod import y as z, w"),
             ("q", imp("", Some("q"), 1), "from . import q"),
             ("x", BindingKind::Assignment, "x, (y2, *ys) = 1, (2, 3)"),
             ("y2", BindingKind::Assignment, "x, (y2, *ys) = 1, (2, 3)"),
@@ -2264,10 +2078,8 @@ except ImportError as err:
             ("json", imp("json", None, 0), "import json"),
             ("json", BindingKind::Assignment, "json = None"),
         ];
-        let want: Vec<(String, BindingKind, String)> = want
-            .into_iter()
-            .map(|(n, k, s)| (n.to_string(), k, s.to_string()))
-            .collect();
+        let want: Vec<(String, BindingKind, String)> =
+            want.into_iter().map(|(n, k, s)| (n.to_string(), k, s.to_string())).collect();
         assert_eq!(got, want);
     }
 }

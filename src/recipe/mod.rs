@@ -242,7 +242,7 @@ pub enum EditSpec {
 
 /// What an edit applies to: the match, its statement, a metavariable, and optionally every node
 /// within that which matches `select`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// `match` (default), `statement`, `function`, or a metavariable `$NAME`.
@@ -253,6 +253,12 @@ pub struct Target {
 
 fn default_anchor() -> String {
     "match".to_string()
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Target { node: default_anchor(), select: None }
+    }
 }
 
 /// A built-in transform with its parameters (the whole TOML table is passed through).
@@ -369,9 +375,10 @@ fn validate_shape(loaded: &LoadedRecipe, all: &[LoadedRecipe]) -> Result<(), Rec
         _ => {}
     }
     for id in &recipe.include {
-        let target = all.iter().find(|r| &r.recipe.id == id).ok_or_else(|| {
-            invalid(format!("recipe `{}` includes unknown recipe `{id}`", recipe.id))
-        })?;
+        let target = all
+            .iter()
+            .find(|r| &r.recipe.id == id)
+            .ok_or_else(|| invalid(format!("recipe `{}` includes unknown recipe `{id}`", recipe.id)))?;
         if !target.recipe.include.is_empty() {
             return Err(invalid(format!("recipe `{}` includes composite `{id}`; include its parts", recipe.id)));
         }

@@ -118,7 +118,8 @@ fn session_uses<'t>(file: &SourceFile, endpoint: Node<'t>, recv: &str) -> Vec<No
             return;
         }
         let parent = n.parent();
-        let field_is = |field: &str| parent.and_then(|p| p.child_by_field_name(field)).is_some_and(|c| c.id() == n.id());
+        let field_is =
+            |field: &str| parent.and_then(|p| p.child_by_field_name(field)).is_some_and(|c| c.id() == n.id());
         let binding = parent.is_some_and(|p| p.kind() == "as_pattern_target")
             || (parent.is_some_and(|p| p.kind() == "keyword_argument") && field_is("name"))
             || (parent.is_some_and(|p| p.kind() == "attribute") && field_is("attribute"))
@@ -164,7 +165,11 @@ impl ImportLine {
 
 /// The imports that give the driver the module-level names the moved code reads, from where the
 /// L2 module got them (relative imports made absolute; L2's own constants from the L2 module).
-fn driver_imports(file: &SourceFile, l2_module: Option<&str>, names: &[String]) -> Result<Vec<ImportLine>, ManualReason> {
+fn driver_imports(
+    file: &SourceFile,
+    l2_module: Option<&str>,
+    names: &[String],
+) -> Result<Vec<ImportLine>, ManualReason> {
     let bindings = scope::module_bindings(&file.tree, file.bytes());
     let mut lines = Vec::new();
     for name in names {
@@ -172,7 +177,8 @@ fn driver_imports(file: &SourceFile, l2_module: Option<&str>, names: &[String]) 
         let line = match &binding.kind {
             BindingKind::Import { module, imported, level } => {
                 let absolute = if *level > 0 {
-                    let importer = l2_module.ok_or("the L2 file is outside the import roots; relative imports cannot be resolved")?;
+                    let importer = l2_module
+                        .ok_or("the L2 file is outside the import roots; relative imports cannot be resolved")?;
                     let reference = format!("{}{module}", ".".repeat(*level));
                     python::resolve_module(&reference, importer, file.rel_path.ends_with("__init__.py"))
                 } else {
@@ -254,7 +260,8 @@ fn top_level_functions(file: &SourceFile) -> Vec<String> {
 fn find_top_level<'t>(file: &'t SourceFile, kind: &str, name: &str) -> Option<Node<'t>> {
     primitives::statements(file.tree.root_node()).into_iter().find_map(|s| {
         let def = if s.kind() == "decorated_definition" { s.child_by_field_name("definition")? } else { s };
-        (def.kind() == kind && def.child_by_field_name("name").is_some_and(|n| file.node_text(n) == name)).then_some(def)
+        (def.kind() == kind && def.child_by_field_name("name").is_some_and(|n| file.node_text(n) == name))
+            .then_some(def)
     })
 }
 
@@ -306,7 +313,8 @@ fn import_edits(file: &SourceFile, lines: &[ImportLine]) -> Vec<Edit> {
         .filter(|l| !primitives::has_import(file, &l.module, l.name.as_deref(), l.alias.as_deref()))
         .collect();
     let Some(first) = missing.first() else { return Vec::new() };
-    let Some(anchor) = primitives::add_import(file, &first.module, first.name.as_deref(), first.alias.as_deref()) else {
+    let Some(anchor) = primitives::add_import(file, &first.module, first.name.as_deref(), first.alias.as_deref())
+    else {
         return Vec::new();
     };
     let nl = file.newline();
@@ -357,13 +365,15 @@ impl<'a, 't> Extraction<'a, 't> {
         let file = call.analysed.ctx.file;
         let session = call.env.text("RECV", &file.text).ok_or("the recipe must bind the session as $RECV")?.to_string();
         let endpoint = python::enclosing_function(call.m.node).ok_or("the database code is not inside a function")?;
-        let endpoint_name = endpoint.child_by_field_name("name").map(|n| file.node_text(n).to_string()).unwrap_or_default();
+        let endpoint_name =
+            endpoint.child_by_field_name("name").map(|n| file.node_text(n).to_string()).unwrap_or_default();
         let decorated = endpoint.parent().filter(|p| p.kind() == "decorated_definition");
         let is_endpoint = decorated.is_some_and(|d| {
             let mut cursor = d.walk();
             let found = d.children(&mut cursor).filter(|c| c.kind() == "decorator").any(|dec| {
                 let expr = dec.named_child(0);
-                let callee = expr.map(|e| if e.kind() == "call" { e.child_by_field_name("function").unwrap_or(e) } else { e });
+                let callee =
+                    expr.map(|e| if e.kind() == "call" { e.child_by_field_name("function").unwrap_or(e) } else { e });
                 callee.is_some_and(|c| params.decorator.is_match(file.node_text(c)))
             });
             found
@@ -396,11 +406,19 @@ impl<'a, 't> Extraction<'a, 't> {
                     is_async = true;
                     continue;
                 }
-                HazardKind::Return => format!("`return` at line {line} is inside the database code; the driver cannot return from the endpoint"),
-                HazardKind::Yield => format!("`yield` at line {line}: a streaming endpoint cannot hand its database code to the registry"),
+                HazardKind::Return => format!(
+                    "`return` at line {line} is inside the database code; the driver cannot return from the endpoint"
+                ),
+                HazardKind::Yield => format!(
+                    "`yield` at line {line}: a streaming endpoint cannot hand its database code to the registry"
+                ),
                 HazardKind::BreakOrContinue => format!("`break`/`continue` at line {line} leaves the database code"),
-                HazardKind::Global => format!("`global` at line {line}: the driver would not share the endpoint's module state"),
-                HazardKind::Nonlocal => format!("`nonlocal` at line {line}: the driver would not share the enclosing scope"),
+                HazardKind::Global => {
+                    format!("`global` at line {line}: the driver would not share the endpoint's module state")
+                }
+                HazardKind::Nonlocal => {
+                    format!("`nonlocal` at line {line}: the driver would not share the enclosing scope")
+                }
                 HazardKind::Rebinds(name) => format!("the session `{name}` is rebound at line {line}"),
             };
             return Err(format!("{here}: {reason}"));
@@ -419,7 +437,10 @@ impl<'a, 't> Extraction<'a, 't> {
                 if http.is_none() && n.kind() == "identifier" {
                     let text = file.node_text(n);
                     if http_imports.iter().any(|h| h == text) || http_params.iter().any(|p| p == text) {
-                        http = Some(format!("`{text}` at line {} is an HTTP concern inside the database code", line_of(file, n)));
+                        http = Some(format!(
+                            "`{text}` at line {} is an HTTP concern inside the database code",
+                            line_of(file, n)
+                        ));
                     }
                 }
             });
@@ -437,14 +458,18 @@ impl<'a, 't> Extraction<'a, 't> {
                 "{here}: the database code is inside the `try` at line {line}, whose `except` stays in L2 and would no longer see its errors"
             ));
         }
-        let (driver_edits, writes, session_async) = transaction_edits(file, &stmts[range.first..=range.last], &session, &here)?;
+        let (driver_edits, writes, session_async) =
+            transaction_edits(file, &stmts[range.first..=range.last], &session, &here)?;
         let make_async = !endpoint_is_async(endpoint);
         if make_async {
             check_can_become_async(file, endpoint, &endpoint_name, &here, &params.decorator)?;
         }
         let captures = &call.analysed.placement.captures;
         let (Some(domain), Some(module)) = (captures.get("domain"), captures.get("module")) else {
-            return Err(format!("{}: the L2 layer pattern must capture {{domain}} and {{module}} to name the driver and handler", file.rel_path));
+            return Err(format!(
+                "{}: the L2 layer pattern must capture {{domain}} and {{module}} to name the driver and handler",
+                file.rel_path
+            ));
         };
         let mut x = Extraction {
             call,
@@ -489,7 +514,13 @@ impl<'a, 't> Extraction<'a, 't> {
     }
 
     /// Names of everything generated: operation, files, class, methods, fresh locals.
-    fn name_things(&mut self, domain: &str, module: &str, tenant_names: &[String], first: Node) -> Result<(), ManualReason> {
+    fn name_things(
+        &mut self,
+        domain: &str,
+        module: &str,
+        tenant_names: &[String],
+        first: Node,
+    ) -> Result<(), ManualReason> {
         let config = &self.call.project.config.file;
         self.set("domain", domain);
         self.set("module", module);
@@ -501,7 +532,11 @@ impl<'a, 't> Extraction<'a, 't> {
             .ok_or_else(|| format!("driver path {driver_path} is outside the import roots"))?;
         let (driver_package, driver_alias) = driver_module.rsplit_once('.').unwrap_or(("", &driver_module));
         let driver_text = current_text(self.call.project, self.call.contents, &driver_path);
-        let taken_functions = driver_text.as_deref().and_then(|t| parse(&driver_path, t).ok()).map(|f| top_level_functions(&f)).unwrap_or_default();
+        let taken_functions = driver_text
+            .as_deref()
+            .and_then(|t| parse(&driver_path, t).ok())
+            .map(|f| top_level_functions(&f))
+            .unwrap_or_default();
         let function = fresh(&self.endpoint_name, &|c| taken_functions.iter().any(|t| t == c));
         let endpoint_names = identifiers(self.file, self.endpoint);
         let result_var = fresh("op_result", &|c| endpoint_names.iter().any(|t| t == c));
@@ -511,7 +546,9 @@ impl<'a, 't> Extraction<'a, 't> {
             .find(|t| {
                 let mut seen = false;
                 for_each_node(self.endpoint, |n| {
-                    seen |= n.kind() == "identifier" && n.start_byte() < before_range.end && self.file.node_text(n) == t.as_str();
+                    seen |= n.kind() == "identifier"
+                        && n.start_byte() < before_range.end
+                        && self.file.node_text(n) == t.as_str();
                 });
                 seen
             })
@@ -524,9 +561,7 @@ impl<'a, 't> Extraction<'a, 't> {
             .as_deref()
             .and_then(|t| parse(&handler_path, t).ok())
             .map(|f| {
-                find_top_level(&f, "class_definition", &class_name)
-                    .map(|c| identifiers(&f, c))
-                    .unwrap_or_default()
+                find_top_level(&f, "class_definition", &class_name).map(|c| identifiers(&f, c)).unwrap_or_default()
             })
             .unwrap_or_default();
         let handler_method = fresh(&format!("_{}", self.endpoint_name), &|c| taken_methods.iter().any(|t| t == c));
@@ -543,14 +578,14 @@ impl<'a, 't> Extraction<'a, 't> {
         self.set("method", &handler_method[1..]);
         self.set("handler_method", &handler_method);
         self.set("function", &function);
-        self.set("endpoint", &self.endpoint_name.clone());
-        self.set("l2_path", &self.file.rel_path.clone());
-        self.set("session", &self.session.clone());
+        self.set("endpoint", self.endpoint_name.clone());
+        self.set("l2_path", self.file.rel_path.clone());
+        self.set("session", self.session.clone());
         self.set("tenant", &tenant);
         self.set("result_var", &result_var);
         self.set("params", &params);
-        self.set("inputs", &self.inputs.clone());
-        self.set("outputs", &self.outputs.clone());
+        self.set("inputs", self.inputs.clone());
+        self.set("outputs", self.outputs.clone());
         self.set("is_async", self.is_async);
         self.set("driver_async", self.is_async);
         self.set("session_async", self.session_async);
@@ -575,7 +610,8 @@ impl<'a, 't> Extraction<'a, 't> {
         self.set("on_failure", on_failure.trim());
         let call_site = self.render("call_site.py.j2")?;
         let indent = self.range_indent();
-        let mut edits = vec![Edit::replace(self.range_lines(), primitives::indent_lines(&call_site, &indent, file.newline()))];
+        let mut edits =
+            vec![Edit::replace(self.range_lines(), primitives::indent_lines(&call_site, &indent, file.newline()))];
         if self.make_async {
             edits.push(Edit::insert(self.endpoint.start_byte(), "async "));
         }
@@ -669,8 +705,13 @@ impl<'a, 't> Extraction<'a, 't> {
         let class_body = body_statements(class);
         let execute = class_body
             .iter()
-            .filter_map(|s| if s.kind() == "decorated_definition" { s.child_by_field_name("definition") } else { Some(*s) })
-            .find(|s| s.kind() == "function_definition" && s.child_by_field_name("name").is_some_and(|n| file.node_text(n) == "execute"))
+            .filter_map(
+                |s| if s.kind() == "decorated_definition" { s.child_by_field_name("definition") } else { Some(*s) },
+            )
+            .find(|s| {
+                s.kind() == "function_definition"
+                    && s.child_by_field_name("name").is_some_and(|n| file.node_text(n) == "execute")
+            })
             .ok_or_else(|| format!("`{class_name}` in {path} has no `execute` method to dispatch from"))?;
         let fallback = *body_statements(execute)
             .last()
@@ -691,15 +732,20 @@ impl<'a, 't> Extraction<'a, 't> {
     fn wiring_file(&mut self) -> Result<FileEdits, ManualReason> {
         let registry = self.call.project.config.file.registry.clone();
         let path = format!("{}/__init__.py", registry.handlers_dir);
-        let current = current_text(self.call.project, self.call.contents, &path)
-            .ok_or_else(|| format!("{path} does not exist; create it with `def {}(registry)` first", registry.register_all))?;
+        let current = current_text(self.call.project, self.call.contents, &path).ok_or_else(|| {
+            format!("{path} does not exist; create it with `def {}(registry)` first", registry.register_all)
+        })?;
         let file = parse(&path, &current)?;
         let function = find_top_level(&file, "function_definition", &registry.register_all)
             .ok_or_else(|| format!("{path} has no `{}` function to wire the handler into", registry.register_all))?;
         let handler_module = self.str_var("handler_module");
         let mut edits = import_edits(
             &file,
-            &[ImportLine { module: registry.handlers_package.clone(), name: Some(handler_module.clone()), alias: None }],
+            &[ImportLine {
+                module: registry.handlers_package.clone(),
+                name: Some(handler_module.clone()),
+                alias: None,
+            }],
         );
         let already = file.node_text(function).contains(&format!("{handler_module}.register("));
         if !already {
@@ -749,7 +795,8 @@ fn check_can_become_async(
             .filter(|c| c.kind() == "decorator")
             .filter(|d| {
                 let expr = d.named_child(0);
-                let callee = expr.map(|e| if e.kind() == "call" { e.child_by_field_name("function").unwrap_or(e) } else { e });
+                let callee =
+                    expr.map(|e| if e.kind() == "call" { e.child_by_field_name("function").unwrap_or(e) } else { e });
                 !callee.is_some_and(|c| router.is_match(file.node_text(c)))
             })
             .collect();
@@ -824,7 +871,8 @@ fn guarded_by_l2_try(block: Node, endpoint: Node, file: &SourceFile) -> Option<u
         }
         if parent.kind() == "try_statement" && parent.child_by_field_name("body").is_some_and(|b| b.id() == node.id()) {
             let mut cursor = parent.walk();
-            let handles = parent.named_children(&mut cursor).any(|c| matches!(c.kind(), "except_clause" | "except_group_clause"));
+            let handles =
+                parent.named_children(&mut cursor).any(|c| matches!(c.kind(), "except_clause" | "except_group_clause"));
             if handles {
                 return Some(line_of(file, parent));
             }
@@ -837,7 +885,12 @@ fn guarded_by_l2_try(block: Node, endpoint: Node, file: &SourceFile) -> Option<u
 /// Turns the range into driver code: commits become flushes (the handler commits after the
 /// driver), rollbacks that re-raise go (the handler rolls back). Returns the edits, whether the
 /// code wrote (committed), and whether the session is awaited.
-fn transaction_edits(file: &SourceFile, stmts: &[Node], session: &str, here: &str) -> Result<(Vec<Edit>, bool, bool), ManualReason> {
+fn transaction_edits(
+    file: &SourceFile,
+    stmts: &[Node],
+    session: &str,
+    here: &str,
+) -> Result<(Vec<Edit>, bool, bool), ManualReason> {
     let mut edits = Vec::new();
     let mut writes = false;
     let mut session_async = false;
@@ -848,7 +901,9 @@ fn transaction_edits(file: &SourceFile, stmts: &[Node], session: &str, here: &st
                 return;
             }
             let Some(function) = n.child_by_field_name("function").filter(|f| f.kind() == "attribute") else { return };
-            let (Some(object), Some(method)) = (function.child_by_field_name("object"), function.child_by_field_name("attribute")) else {
+            let (Some(object), Some(method)) =
+                (function.child_by_field_name("object"), function.child_by_field_name("attribute"))
+            else {
                 return;
             };
             if file.node_text(object) != session {
@@ -865,9 +920,11 @@ fn transaction_edits(file: &SourceFile, stmts: &[Node], session: &str, here: &st
                 "rollback" => {
                     writes = true;
                     let stmt = python::enclosing_statement(n).filter(|s| primitives::statement_is_just(*s, n));
-                    let reraises = stmt.and_then(|s| s.next_named_sibling()).is_some_and(|next| next.kind() == "raise_statement");
+                    let reraises =
+                        stmt.and_then(|s| s.next_named_sibling()).is_some_and(|next| next.kind() == "raise_statement");
                     match (stmt, reraises) {
-                        (Some(stmt), true) => edits.extend(primitives::delete_statement(file, stmt)),
+                        // The `raise` after it keeps the block non-empty; the driver text is tidied afterwards.
+                        (Some(stmt), true) => edits.push(Edit::delete(file.line_range(stmt.byte_range()))),
                         _ => {
                             problem = Some(format!(
                                 "{here}: the rollback at line {} does not re-raise; its error handling must be redesigned by hand",

@@ -132,9 +132,7 @@ pub fn run(call: &TransformCall) -> Result<TransformOutput, ManualReason> {
             return;
         }
         if helper_call.match_node(node, &file.text, &mut env) {
-            let in_with = std::iter::successors(node.parent(), |p| p.parent())
-                .take(3)
-                .any(|p| p.kind() == "with_item");
+            let in_with = std::iter::successors(node.parent(), |p| p.parent()).take(3).any(|p| p.kind() == "with_item");
             if in_with {
                 problem = Some(format!(
                     "`with self.{helper_name}()` would close the injected session at the end of the block; rewrite by hand"
@@ -209,7 +207,8 @@ fn closing_statements<'t>(file: &'t SourceFile, class: Node<'t>, attr: &str) -> 
         // `if self._session is None: session.close()` goes as a whole.
         let guard = stmt.parent().and_then(|b| b.parent()).filter(|g| {
             g.kind() == "if_statement"
-                && g.child_by_field_name("condition").is_some_and(|c| file.node_text(c).contains(&format!("self.{attr}")))
+                && g.child_by_field_name("condition")
+                    .is_some_and(|c| file.node_text(c).contains(&format!("self.{attr}")))
                 && g.child_by_field_name("consequence").is_some_and(|b| primitives::statements(b).len() == 1)
                 && g.child_by_field_name("alternative").is_none()
         });
@@ -223,7 +222,11 @@ fn closing_statements<'t>(file: &'t SourceFile, class: Node<'t>, attr: &str) -> 
 
 /// Constructions `Class()` without a session get the session their function has in scope; where
 /// none is in scope the whole fix is manual.
-fn pass_session_at_call_sites(call: &TransformCall, class_name: &str, param: &str) -> Result<Vec<FileEdits>, ManualReason> {
+fn pass_session_at_call_sites(
+    call: &TransformCall,
+    class_name: &str,
+    param: &str,
+) -> Result<Vec<FileEdits>, ManualReason> {
     let project = call.project;
     let candidates = project.candidates(&[]).map_err(|e| e.to_string())?;
     let patterns = [format!("{class_name}()"), format!("$MODULE.{class_name}()")];
@@ -236,7 +239,8 @@ fn pass_session_at_call_sites(call: &TransformCall, class_name: &str, param: &st
         if !text.contains(&needle) {
             continue;
         }
-        let Ok(file) = SourceFile::parse(candidate.rel_path.clone(), candidate.abs_path.clone(), text.into_bytes()) else {
+        let Ok(file) = SourceFile::parse(candidate.rel_path.clone(), candidate.abs_path.clone(), text.into_bytes())
+        else {
             continue;
         };
         let ctx = FileContext { file: &file, module: None, is_package: false };
@@ -252,7 +256,13 @@ fn pass_session_at_call_sites(call: &TransformCall, class_name: &str, param: &st
                 let mut cursor = params.walk();
                 let names: Vec<String> = params
                     .named_children(&mut cursor)
-                    .map(|p| if p.kind() == "identifier" { file.node_text(p).to_string() } else { name_of(&file, p).to_string() })
+                    .map(|p| {
+                        if p.kind() == "identifier" {
+                            file.node_text(p).to_string()
+                        } else {
+                            name_of(&file, p).to_string()
+                        }
+                    })
                     .collect();
                 names.into_iter().find(|n| session_like.is_match(n))
             });

@@ -56,7 +56,8 @@ pub fn validate(name: &str, params: &toml::Table) -> Result<(), String> {
 /// Registers the templates of generated code, preferring a project's override in `<recipe dir>/templates/`.
 pub fn register_templates(templates: &mut Templates, recipe_dirs: &[PathBuf]) -> Result<(), TemplateError> {
     for (name, builtin) in extract::TEMPLATES {
-        let override_text = recipe_dirs.iter().find_map(|dir| std::fs::read_to_string(dir.join("templates").join(name)).ok());
+        let override_text =
+            recipe_dirs.iter().find_map(|dir| std::fs::read_to_string(dir.join("templates").join(name)).ok());
         templates.add(&format!("extract/{name}"), override_text.as_deref().unwrap_or(builtin))?;
     }
     Ok(())

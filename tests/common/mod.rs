@@ -37,10 +37,7 @@ pub fn python() -> PathBuf {
 /// The `strata` binary with a clean colour environment, run in `dir`.
 pub fn strata(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("strata").expect("the strata binary is built");
-    cmd.current_dir(dir)
-        .env_remove("NO_COLOR")
-        .env_remove("CLICOLOR_FORCE")
-        .env_remove("FORCE_COLOR");
+    cmd.current_dir(dir).env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE").env_remove("FORCE_COLOR");
     cmd
 }
 
@@ -49,17 +46,8 @@ pub fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = strata(dir).args(args).output().expect("strata runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !stderr.contains("panicked"),
-        "strata {args:?} panicked:\n{stderr}"
-    );
-    (
-        out.status
-            .code()
-            .expect("strata exited normally (not by a signal)"),
-        stdout,
-        stderr,
-    )
+    assert!(!stderr.contains("panicked"), "strata {args:?} panicked:\n{stderr}");
+    (out.status.code().expect("strata exited normally (not by a signal)"), stdout, stderr)
 }
 
 /// Writes `content` at `rel` under `root`, creating parent directories.
@@ -90,23 +78,12 @@ pub fn init_project() -> TempDir {
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = StdCommand::new("git")
         .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=strata-tests",
-            "-c",
-            "user.email=tests@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
+        .args(["-c", "user.name=strata-tests", "-c", "user.email=tests@example.com", "-c", "commit.gpgsign=false"])
         .args(args)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
         .expect("git is installed");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -150,21 +127,13 @@ pub fn tree_bytes(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
             let kind = entry.file_type().unwrap();
             if kind.is_symlink() {
                 // Recorded by target, never followed (a link may lead outside the tree).
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
                 let target = std::fs::read_link(&path).unwrap();
                 out.insert(rel, format!("-> {}", target.display()).into_bytes());
             } else if kind.is_dir() {
                 walk(root, &path, out);
             } else {
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
                 out.insert(rel, std::fs::read(&path).unwrap());
             }
         }
