@@ -36,6 +36,9 @@ pub enum EngineError {
     Transform { recipe: String, message: String },
 }
 
+/// Runs over fewer files finish too fast for a progress bar to help.
+const PROGRESS_THRESHOLD: usize = 2000;
+
 /// How to find the project and which recipes to run.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectOptions {
@@ -131,8 +134,13 @@ impl Project {
         contents: &BTreeMap<String, String>,
         visit: impl Fn(&Analysed<'_>) -> T + Sync,
     ) -> (Vec<T>, Vec<Skipped>, WalkStats) {
-        // Drawn on stderr only when it is a terminal (indicatif hides itself otherwise).
-        let bar = ProgressBar::with_draw_target(Some(candidates.len() as u64), ProgressDrawTarget::stderr());
+        // Only long runs get a bar, on stderr and only when it is a terminal (indicatif hides itself otherwise).
+        let target = if candidates.len() >= PROGRESS_THRESHOLD {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(Some(candidates.len() as u64), target);
         bar.set_style(
             ProgressStyle::with_template("{bar:40} {pos}/{len} files").unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
