@@ -288,7 +288,8 @@ fn fix_project(files: &[(&str, &[u8])], args: &[&str]) -> (tempfile::TempDir, i3
     for (rel, bytes) in files {
         write(dir.path(), rel, bytes);
     }
-    let mut all = vec!["fix", "--allow-dirty", "--color", "never"];
+    // No L4 caller commits in these fixtures: deleting the commit is unsafe (see the l6-transaction tests).
+    let mut all = vec!["fix", "--allow-dirty", "--unsafe", "--color", "never"];
     all.extend_from_slice(args);
     let (code, stdout, stderr) = run(dir.path(), &all);
     (dir, code, stdout, stderr)
@@ -333,7 +334,7 @@ fn write_and_compare(path: &str, before: &str, after: &str) -> bool {
     assert_eq!(code, 0, "{stdout}");
     assert_eq!(read(dir.path(), path), after);
     // A second run changes nothing.
-    let (code, stdout, _) = run(dir.path(), &["fix", "--allow-dirty", "--select", "l6-transaction"]);
+    let (code, stdout, _) = run(dir.path(), &["fix", "--allow-dirty", "--unsafe", "--select", "l6-transaction"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("Fixed 0 violations in 0 files"), "{stdout}");
     read(dir.path(), path) == after
@@ -347,7 +348,7 @@ fn crlf_bom_tab_file_survives_a_second_run() {
     assert_eq!(code, 0);
     let once = read_bytes(dir.path(), &path);
     assert_eq!(once, b"\xef\xbb\xbfdef save(session, x):\r\n\tsession.add(x)\r\n".to_vec());
-    let (code, _, _) = run(dir.path(), &["fix", "--allow-dirty", "--select", "l6-transaction"]);
+    let (code, _, _) = run(dir.path(), &["fix", "--allow-dirty", "--unsafe", "--select", "l6-transaction"]);
     assert_eq!(code, 0);
     assert_eq!(read_bytes(dir.path(), &path), once);
 }
@@ -553,14 +554,14 @@ fn dirty_files_are_refused_unless_allow_dirty() {
     write(dir.path(), &dirty, &modified);
     let before = tree_bytes(dir.path());
 
-    let (code, stdout, stderr) = run(dir.path(), &["fix"]);
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--unsafe"]);
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert!(stderr.contains(&dirty), "the error names the file: {stderr}");
     assert!(stderr.contains("--allow-dirty"), "{stderr}");
     assert!(!stderr.contains(&clean), "only dirty files are named: {stderr}");
     assert_eq!(tree_bytes(dir.path()), before, "nothing may be written, not even the clean file");
 
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--allow-dirty"]);
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--unsafe", "--allow-dirty"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(read(dir.path(), &dirty), "# local edit\ndef save(session, item):\n    session.add(item)\n");
     assert_eq!(read(dir.path(), &clean), "def save(session, item):\n    session.add(item)\n");
@@ -574,13 +575,13 @@ fn untracked_file_counts_as_dirty_and_clean_tree_is_fixed() {
     git_commit_all(dir.path());
     let untracked = format!("{L6}/untracked_driver.py");
     write(dir.path(), &untracked, FIXABLE);
-    let (code, _, stderr) = run(dir.path(), &["fix"]);
+    let (code, _, stderr) = run(dir.path(), &["fix", "--unsafe"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains(&untracked), "{stderr}");
     assert_eq!(read(dir.path(), &tracked), FIXABLE);
 
     std::fs::remove_file(dir.path().join(&untracked)).unwrap();
-    let (code, stdout, stderr) = run(dir.path(), &["fix"]);
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--unsafe"]);
     assert_eq!(code, 0, "a clean tree is fixed without --allow-dirty: {stdout}{stderr}");
     assert_eq!(read(dir.path(), &tracked), "def save(session, item):\n    session.add(item)\n");
 }
@@ -594,7 +595,7 @@ fn dirty_file_that_needs_no_fix_does_not_block() {
     write(dir.path(), &other, "def read(session):\n    return session.get(1)\n");
     git_commit_all(dir.path());
     write(dir.path(), &other, "def read(session):\n    return session.get(2)\n");
-    let (code, _, stderr) = run(dir.path(), &["fix"]);
+    let (code, _, stderr) = run(dir.path(), &["fix", "--unsafe"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(read(dir.path(), &target), "def save(session, item):\n    session.add(item)\n");
 }
@@ -607,7 +608,7 @@ fn dry_run_prints_diffs_exits_one_and_writes_nothing() {
     let path = format!("{L6}/items_driver.py");
     write(dir.path(), &path, FIXABLE);
     let before = tree_bytes(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--dry-run", "--color", "never"]);
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--unsafe", "--dry-run", "--color", "never"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert_eq!(
         stdout,
@@ -659,7 +660,7 @@ edits = [{ op = "create_file", path = "backend/tests/test_{{ module }}_{{ NAME }
 fn dry_run_exits_zero_when_nothing_would_change() {
     let dir = init_project();
     write(dir.path(), &format!("{L6}/items_driver.py"), DRIVER_SRC);
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--dry-run"]);
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--unsafe", "--dry-run"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.is_empty(), "{stdout}");
     assert!(stderr.contains("Would fix 0 violations"), "{stderr}");
@@ -669,10 +670,10 @@ fn dry_run_exits_zero_when_nothing_would_change() {
 fn dry_run_colours_only_when_asked() {
     let dir = init_project();
     write(dir.path(), &format!("{L6}/items_driver.py"), FIXABLE);
-    let (code, stdout, _) = run(dir.path(), &["fix", "--dry-run"]);
+    let (code, stdout, _) = run(dir.path(), &["fix", "--unsafe", "--dry-run"]);
     assert_eq!(code, 1);
     assert!(!stdout.contains('\u{1b}'), "piped diff is coloured: {stdout}");
-    let (_, stdout, _) = run(dir.path(), &["fix", "--dry-run", "--color", "always"]);
+    let (_, stdout, _) = run(dir.path(), &["fix", "--unsafe", "--dry-run", "--color", "always"]);
     assert!(stdout.contains("\u{1b}["), "{stdout}");
 }
 
@@ -683,9 +684,39 @@ fn manual_sites_are_reported_never_written() {
     let src =
         "def save(item):\n    with Session(engine) as session:\n        session.add(item)\n        session.commit()\n";
     write(dir.path(), &path, src);
-    let (code, stdout, _) = run(dir.path(), &["fix", "--allow-dirty", "--select", "l6-transaction"]);
+    let (code, stdout, _) = run(dir.path(), &["fix", "--allow-dirty", "--unsafe", "--select", "l6-transaction"]);
     assert_eq!(code, 0);
     assert_eq!(read(dir.path(), &path), src);
     assert!(stdout.contains("Manual (reported, not changed) (1)"), "{stdout}");
     assert!(stdout.contains("opened by the driver itself"), "{stdout}");
+}
+
+// ============================================================ §8: a commit goes only when callers commit
+
+const L4_HANDLER: &str = "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/shop_handler.py";
+
+#[test]
+fn l6_commit_is_deleted_safely_only_when_every_caller_commits() {
+    let dir = init_project();
+    let driver = format!("{L6}/items_driver.py");
+    write(dir.path(), &driver, FIXABLE);
+    let caller = "from app.hoc.cus.shop.L6_drivers import items_driver\n\n\n\
+                  async def handle(ctx):\n    items_driver.save(ctx.session, ctx.params[\"item\"])\n";
+    write(dir.path(), L4_HANDLER, caller);
+    git_commit_all(dir.path());
+
+    // The only caller does not commit: without --unsafe nothing is written and the fix is listed as unsafe.
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(read(dir.path(), &driver), FIXABLE, "a commit no caller makes up for was deleted");
+    assert!(stdout.contains("Skipped unsafe fixes (apply with --unsafe) (1)"), "{stdout}");
+    assert!(stdout.contains("no caller of `save` was found to commit"), "{stdout}");
+
+    // Once the caller commits the same session after the call, the deletion is safe.
+    write(dir.path(), L4_HANDLER, format!("{caller}    await ctx.session.commit()\n"));
+    git_commit_all(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(read(dir.path(), &driver), "def save(session, item):\n    session.add(item)\n", "{stdout}");
+    assert!(stdout.contains("no longer calls commit(): its callers commit"), "{stdout}");
 }

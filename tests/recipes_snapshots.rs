@@ -272,10 +272,25 @@ async def list_items(session):
 
 #[test]
 fn l6_transaction() {
-    let dir = check_case("l6-transaction", "positive", &[(L6, L6_TX_POSITIVE)], true);
+    // Without a caller that commits, deleting a driver's commit is only an unsafe fix.
+    check_case("l6-transaction", "no_committing_caller", &[(L6, L6_TX_POSITIVE)], true);
+    let dir =
+        check_case("l6-transaction", "positive", &[(L6, L6_TX_POSITIVE), (L4_CALLER, L4_COMMITTING_CALLER)], true);
     fix_case("l6-transaction", "positive", dir.path(), &[L6]);
     check_case("l6-transaction", "negative", &[(L6, &format!("{NOISE}{L6_TX_NEGATIVE}"))], false);
 }
+
+/// The L4 handler that calls every driver function above and commits after each call.
+const L4_CALLER: &str = "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/shop_handler.py";
+const L4_COMMITTING_CALLER: &str = r#"async def handle(ctx, item):
+    await save_item(ctx.session, item)
+    rename_item(ctx.session, item.id, "x")
+    writer = ItemWriter(ctx.session)
+    await writer.create("a")
+    await writer.archive([item.id])
+    writer.touch(item)
+    await ctx.session.commit()
+"#;
 
 // ================================================================ l6-session-lifecycle (fixable)
 

@@ -13,6 +13,7 @@ pub use pattern::{Bindings, Bound, Pattern, PatternError};
 
 use crate::python::{self, SourceFile};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::recipe::{Constraint, MatchSpec, Relations};
 
@@ -38,6 +39,20 @@ pub struct FileContext<'f> {
     /// Dotted module name (for resolving relative imports), when the file is under an import root.
     pub module: Option<String>,
     pub is_package: bool,
+    /// Where the rest of the project calls a function (for `callers_have`); `None` outside a project run.
+    pub callers: Option<&'f dyn CallerLookup>,
+}
+
+/// A call of a function by name somewhere in the project.
+pub struct CallSite {
+    pub file: Arc<SourceFile>,
+    /// Byte range of the call expression in `file`.
+    pub call: std::ops::Range<usize>,
+}
+
+/// Finds the call sites of a function by name across the project.
+pub trait CallerLookup: Sync {
+    fn call_sites(&self, name: &str) -> Arc<Vec<CallSite>>;
 }
 
 impl FileContext<'_> {
@@ -291,6 +306,26 @@ fn query_at<'t>(query: &Query, node: Node<'t>, ctx: &FileContext<'t>, env: &mut 
     false
 }
 
+/// Whether the function around `node` has call sites in the project, and each call is followed,
+/// within its calling function, by a node `m` matches (e.g. the caller commits after the call).
+fn every_caller_has(m: &Matcher, node: Node, ctx: &FileContext) -> bool {
+    let Some(lookup) = ctx.callers else { return false };
+    let Some(function) = python::enclosing_function(node) else { return false };
+    let Some(name) = function.child_by_field_name("name").map(|n| ctx.file.node_text(n).to_string()) else {
+        return false;
+    };
+    let sites = lookup.call_sites(&name);
+    !sites.is_empty()
+        && sites.iter().all(|site| {
+            let root = site.file.tree.root_node();
+            let Some(call) = root.descendant_for_byte_range(site.call.start, site.call.end) else { return false };
+            let Some(caller) = python::enclosing_function(call) else { return false };
+            let caller_ctx = FileContext { file: &site.file, module: None, is_package: false, callers: None };
+            let after = site.call.end;
+            m.find_first(caller, &caller_ctx, &mut Bindings::default(), |n| n.start_byte() >= after)
+        })
+}
+
 /// Pre-order walk over every node below `root` (inclusive), in document order.
 pub fn for_each_node<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>)) {
     let mut cursor = root.walk();
@@ -324,6 +359,7 @@ pub struct CompiledRelations {
     file_lacks: Option<Matcher>,
     followed_by: Option<Matcher>,
     preceded_by: Option<Matcher>,
+    callers_have: Option<Matcher>,
     constraints: Vec<CompiledConstraint>,
 }
 
@@ -348,6 +384,7 @@ impl CompiledRelations {
             file_lacks: compile("file_lacks", &relations.file_lacks)?,
             followed_by: compile("followed_by", &relations.followed_by)?,
             preceded_by: compile("preceded_by", &relations.preceded_by)?,
+            callers_have: compile("callers_have", &relations.callers_have)?,
             constraints: compile_constraints(&relations.constraints)
                 .map_err(|source| RelationError { relation: "constraints", source })?,
         })
@@ -396,6 +433,11 @@ impl CompiledRelations {
         }
         if let Some(m) = &self.preceded_by {
             if !m.find_first(scope, ctx, env, |n| n.end_byte() <= start) {
+                return false;
+            }
+        }
+        if let Some(m) = &self.callers_have {
+            if !every_caller_has(m, node, ctx) {
                 return false;
             }
         }

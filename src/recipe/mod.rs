@@ -126,26 +126,12 @@ pub struct Relations {
     /// A node after / before the match within the same function (or module) matches.
     pub followed_by: Option<MatchSpec>,
     pub preceded_by: Option<MatchSpec>,
+    /// The function around the match is called somewhere in the project, and after every call
+    /// its calling function has a node that matches (e.g. the caller commits the session).
+    pub callers_have: Option<MatchSpec>,
     /// Constraints on metavariables already bound by the match (e.g. `METHOD` is `commit`).
     #[serde(default)]
     pub constraints: BTreeMap<String, Constraint>,
-}
-
-impl Relations {
-    pub fn specs(&self) -> impl Iterator<Item = (&'static str, &MatchSpec)> {
-        [
-            ("inside", &self.inside),
-            ("not_inside", &self.not_inside),
-            ("has", &self.has),
-            ("not_has", &self.not_has),
-            ("file_has", &self.file_has),
-            ("file_lacks", &self.file_lacks),
-            ("followed_by", &self.followed_by),
-            ("preceded_by", &self.preceded_by),
-        ]
-        .into_iter()
-        .filter_map(|(name, spec)| spec.as_ref().map(|s| (name, s)))
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -243,7 +243,7 @@ fn pass_session_at_call_sites(
         else {
             continue;
         };
-        let ctx = FileContext { file: &file, module: None, is_package: false };
+        let ctx = FileContext { file: &file, module: None, is_package: false, callers: None };
         let mut edits = Vec::new();
         let mut missing = None;
         for_each_node(file.tree.root_node(), |node| {
