@@ -16,7 +16,6 @@ pub struct LayerPatternError {
 /// A path pattern: a glob (`*`, `**`, `?`) where `{name}` captures one path segment (or part of one).
 #[derive(Debug, Clone)]
 pub struct PathPattern {
-    source: String,
     regex: Regex,
 }
 
@@ -52,11 +51,7 @@ impl PathPattern {
         }
         out.push('$');
         let regex = Regex::new(&out).map_err(|e| e.to_string())?;
-        Ok(PathPattern { source: source.to_string(), regex })
-    }
-
-    pub fn source(&self) -> &str {
-        &self.source
+        Ok(PathPattern { regex })
     }
 
     /// The captures of a matching path (relative, `/`-separated).

@@ -36,10 +36,6 @@ impl Templates {
             .map_err(|e| TemplateError::Invalid { name: name.to_string(), message: describe(&e) })
     }
 
-    pub fn has(&self, name: &str) -> bool {
-        self.env.get_template(name).is_ok()
-    }
-
     pub fn render(&self, name: &str, context: &Value) -> Result<String, TemplateError> {
         let template = self
             .env

@@ -344,7 +344,7 @@ fn targets<'t>(
 ) -> Result<Vec<(Node<'t>, Bindings<'t>)>, String> {
     let node = match anchor {
         "match" => Some(m.node),
-        "statement" => primitives::statement_of(m.node),
+        "statement" => python::enclosing_statement(m.node),
         "function" => python::enclosing_function(m.node),
         name => match env.get(name.trim_start_matches('$')) {
             Some(Bound::Node(n)) => Some(*n),
@@ -408,12 +408,12 @@ fn primitive(
             Ok(here(edits))
         }
         EditSpec::InsertBefore { target, .. } => each(&target.node, &|n, b| {
-            let stmt = primitives::statement_of(n).ok_or("no statement to insert before")?;
+            let stmt = python::enclosing_statement(n).ok_or("no statement to insert before")?;
             primitives::insert_before(file, stmt, &template("with", b))
                 .ok_or_else(|| "the statement shares its line".into())
         }),
         EditSpec::InsertAfter { target, .. } => each(&target.node, &|n, b| {
-            let stmt = primitives::statement_of(n).ok_or("no statement to insert after")?;
+            let stmt = python::enclosing_statement(n).ok_or("no statement to insert after")?;
             primitives::insert_after(file, stmt, &template("with", b))
                 .ok_or_else(|| "the statement shares its line".into())
         }),

@@ -4,7 +4,7 @@
 use tree_sitter::Node;
 
 use crate::edit::Edit;
-use crate::python::{self, SourceFile};
+use crate::python::SourceFile;
 
 /// The whitespace before `node` on its line, when only whitespace precedes it there.
 pub fn indentation(file: &SourceFile, node: Node) -> Option<String> {
@@ -382,15 +382,11 @@ pub fn statement_is_just(stmt: Node, call: Node) -> bool {
     expr.id() == call.id() || (expr.kind() == "await" && expr.named_child(0).is_some_and(|c| c.id() == call.id()))
 }
 
-/// The enclosing statement of `node`, for edits that act on whole statements.
-pub fn statement_of(node: Node) -> Option<Node> {
-    python::enclosing_statement(node)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::edit::apply;
+    use crate::python;
 
     fn file(text: &str) -> SourceFile {
         SourceFile::parse("t.py".into(), "t.py".into(), text.as_bytes().to_vec()).unwrap()
@@ -399,7 +395,7 @@ mod tests {
     fn find<'t>(f: &'t SourceFile, text: &str) -> Node<'t> {
         let start = f.text.find(text).unwrap();
         let node = f.tree.root_node().descendant_for_byte_range(start, start + text.len()).unwrap();
-        statement_of(node).unwrap()
+        python::enclosing_statement(node).unwrap()
     }
 
     fn delete(text: &str, target: &str) -> String {

@@ -221,15 +221,6 @@ impl Matcher {
         }
     }
 
-    /// Metavariables the matcher can bind (for validating templates and constraints).
-    pub fn metavariables(&self) -> Vec<String> {
-        match &self.finder {
-            Finder::Patterns(patterns) => patterns.iter().flat_map(Pattern::metavariables).collect(),
-            Finder::Query(query) => query.capture_names().iter().map(|s| s.to_string()).collect(),
-            Finder::KindOnly => Vec::new(),
-        }
-    }
-
     /// Whether the matcher matches exactly `node`, extending `env` on success.
     pub fn matches_at<'t>(&self, node: Node<'t>, ctx: &FileContext<'t>, env: &mut Bindings<'t>) -> bool {
         if self.kind.is_some_and(|k| node.kind() != k) {

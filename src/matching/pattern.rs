@@ -34,7 +34,6 @@ enum PNode {
 /// A compiled structural pattern.
 #[derive(Debug, Clone)]
 pub struct Pattern {
-    source: String,
     root: PNode,
 }
 
@@ -104,11 +103,7 @@ impl Pattern {
         if matches!(root, PNode::Var(_) | PNode::Seq(_)) {
             return Err(error(0, "a pattern cannot be a lone metavariable; use `kind` to match any node of a kind"));
         }
-        Ok(Pattern { source: source.to_string(), root })
-    }
-
-    pub fn source(&self) -> &str {
-        &self.source
+        Ok(Pattern { root })
     }
 
     /// The node kind every match has, used to skip nodes cheaply.
