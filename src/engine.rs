@@ -1,20 +1,20 @@
 //! The pipeline: load a project, walk and classify files, prefilter by literal, parse once, run every rule.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use thiserror::Error;
 
+use crate::callers::ProjectCallers;
 use crate::config::{Config, ConfigError};
 use crate::discover::{self, Candidate, DiscoverError};
 use crate::exceptions::{self, Exceptions, ExceptionsError};
 use crate::layers::Placement;
 use crate::matching::prefilter::LiteralIndex;
 use crate::matching::rule::{Rule, RuleError, RuleMatch};
-use crate::matching::{CallSite, CallerLookup, FileContext};
+use crate::matching::FileContext;
 use crate::python::{self, SourceFile};
 use crate::recipe::{self, EditSpec, LoadedRecipe, RecipeError};
 use crate::templates::{TemplateError, Templates};
@@ -145,8 +145,7 @@ impl Project {
         bar.set_style(
             ProgressStyle::with_template("{bar:40} {pos}/{len} files").unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        let callers =
-            ProjectCallers { project: self, contents, files: OnceLock::new(), found: Mutex::new(HashMap::new()) };
+        let callers = ProjectCallers::new(self, contents);
         let outcomes: Vec<FileOutcome<T>> = candidates
             .par_iter()
             .map(|candidate| {
@@ -213,75 +212,6 @@ impl Project {
         let ctx = FileContext { file: &file, module, is_package, callers: Some(callers) };
         let matches = to_run.into_iter().map(|rule| (rule, rule.run(&ctx))).collect();
         FileOutcome::Done(visit(&Analysed { ctx, placement, matches }))
-    }
-}
-
-/// Call sites by function name, found on first request and kept for the rest of the analysis.
-struct ProjectCallers<'a> {
-    project: &'a Project,
-    contents: &'a BTreeMap<String, String>,
-    /// Every Python file of the project (callers may live outside the paths being checked).
-    files: OnceLock<Vec<Candidate>>,
-    found: Mutex<HashMap<String, Arc<Vec<CallSite>>>>,
-}
-
-impl CallerLookup for ProjectCallers<'_> {
-    fn call_sites(&self, name: &str) -> Arc<Vec<CallSite>> {
-        if let Some(known) = self.found.lock().ok().and_then(|f| f.get(name).cloned()) {
-            return known;
-        }
-        let sites = Arc::new(self.search(name));
-        if let Ok(mut found) = self.found.lock() {
-            found.insert(name.to_string(), sites.clone());
-        }
-        sites
-    }
-}
-
-impl ProjectCallers<'_> {
-    /// Calls `name(...)` or `x.name(...)` in every project file that contains the name at all.
-    fn search(&self, name: &str) -> Vec<CallSite> {
-        let needle = format!("{name}(");
-        let files = self.files.get_or_init(|| {
-            let mut files = self.project.candidates(&[]).unwrap_or_default();
-            for created in
-                self.contents.keys().filter(|p| !files.iter().any(|c| &c.rel_path == *p)).cloned().collect::<Vec<_>>()
-            {
-                files.push(Candidate { abs_path: self.project.root().join(&created), rel_path: created });
-            }
-            files
-        });
-        let mut sites = Vec::new();
-        for candidate in files {
-            let text = match self.contents.get(&candidate.rel_path) {
-                Some(text) => text.clone(),
-                None => match std::fs::read_to_string(&candidate.abs_path) {
-                    Ok(text) => text,
-                    Err(_) => continue,
-                },
-            };
-            if !text.contains(&needle) {
-                continue;
-            }
-            let Ok(file) = SourceFile::parse(candidate.rel_path.clone(), candidate.abs_path.clone(), text.into_bytes())
-            else {
-                continue;
-            };
-            let file = Arc::new(file);
-            let mut calls = Vec::new();
-            crate::matching::for_each_node(file.tree.root_node(), |node| {
-                let callee = node.child_by_field_name("function").filter(|_| node.kind() == "call");
-                let callee_name = callee.map(|c| match c.kind() {
-                    "attribute" => c.child_by_field_name("attribute").unwrap_or(c),
-                    _ => c,
-                });
-                if callee_name.is_some_and(|c| c.kind() == "identifier" && file.node_text(c) == name) {
-                    calls.push(node.byte_range());
-                }
-            });
-            sites.extend(calls.into_iter().map(|call| CallSite { file: file.clone(), call }));
-        }
-        sites
     }
 }
 

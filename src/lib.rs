@@ -5,6 +5,7 @@
 //! and [`output`] (report) → [`fix`] and [`transform`] (plan change sets) → [`edit`] (apply, validate,
 //! write atomically).
 
+pub mod callers;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -52,7 +52,7 @@ pub struct CallSite {
 
 /// Finds the call sites of a function by name across the project.
 pub trait CallerLookup: Sync {
-    fn call_sites(&self, name: &str) -> Arc<Vec<CallSite>>;
+    fn call_sites(&self, name: &str) -> Vec<CallSite>;
 }
 
 impl FileContext<'_> {
