@@ -296,8 +296,9 @@ fn plan_match(
         entry.create |= fe.create;
         entry.edits.extend(fe.edits);
     };
+    let site = FixSite { project, analysed, rule, case: index, m, env: &env, vars: &vars, contents };
     for (j, spec) in fix.case.edits.iter().enumerate() {
-        match primitive(project, analysed, rule, index, j, spec, m, &env, &vars, contents) {
+        match site.primitive(j, spec) {
             Ok(list) => list.into_iter().for_each(&mut add),
             Err(reason) => return manual(reason),
         }
@@ -332,122 +333,133 @@ fn plan_match(
     })
 }
 
-/// The nodes an edit applies to: its anchor, or every node inside the anchor that `select` matches.
-fn targets<'t>(
-    rule: &Rule,
-    index: usize,
-    j: usize,
-    anchor: &str,
-    m: &RuleMatch<'t>,
-    env: &Bindings<'t>,
-    analysed: &Analysed<'t>,
-) -> Result<Vec<(Node<'t>, Bindings<'t>)>, String> {
-    let node = match anchor {
-        "match" => Some(m.node),
-        "statement" => python::enclosing_statement(m.node),
-        "function" => python::enclosing_function(m.node),
-        name => match env.get(name.trim_start_matches('$')) {
-            Some(Bound::Node(n)) => Some(*n),
-            Some(Bound::Seq(_)) => return Err(format!("edit target `{name}` is a sequence; select nodes inside it")),
-            None => return Err(format!("edit target `{name}` is not bound by the match")),
-        },
-    }
-    .ok_or_else(|| format!("the match has no enclosing {anchor}"))?;
-    match &rule.fixes[index].selects[j] {
-        Some(select) => Ok(select.find_all(node, &analysed.ctx, env)),
-        None => Ok(vec![(node, env.clone())]),
-    }
+/// One match and the fix case chosen for it: what its primitive edits are computed from.
+struct FixSite<'a, 't> {
+    project: &'a Project,
+    analysed: &'a Analysed<'t>,
+    rule: &'a Rule,
+    /// Index of the fix case in the rule.
+    case: usize,
+    m: &'a RuleMatch<'t>,
+    env: &'a Bindings<'t>,
+    vars: &'a BTreeMap<String, String>,
+    contents: &'a Contents,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn primitive(
-    project: &Project,
-    analysed: &Analysed,
-    rule: &Rule,
-    index: usize,
-    j: usize,
-    spec: &EditSpec,
-    m: &RuleMatch,
-    env: &Bindings,
-    vars: &BTreeMap<String, String>,
-    contents: &Contents,
-) -> Result<Vec<FileEdits>, String> {
-    let file = analysed.ctx.file;
-    let here = |edits: Vec<Edit>| vec![FileEdits { path: file.rel_path.clone(), create: false, edits }];
-    let template = |part: &str, extra: &Bindings| {
-        let mut vars = vars.clone();
-        vars.extend(match_vars(analysed, m.node, extra));
-        render(project, &format!("{}/fix{index}/edit{j}/{part}", rule.id()), &vars)
-    };
-    let each = |anchor: &str, f: &dyn Fn(Node, &Bindings) -> Result<Edit, String>| -> Result<Vec<FileEdits>, String> {
-        let nodes = targets(rule, index, j, anchor, m, env, analysed)?;
+impl<'t> FixSite<'_, 't> {
+    /// The nodes edit `j` applies to: its anchor, or every node inside the anchor that `select` matches.
+    fn targets(&self, j: usize, anchor: &str) -> Result<Vec<(Node<'t>, Bindings<'t>)>, String> {
+        let m = self.m;
+        let node = match anchor {
+            "match" => Some(m.node),
+            "statement" => python::enclosing_statement(m.node),
+            "function" => python::enclosing_function(m.node),
+            name => match self.env.get(name.trim_start_matches('$')) {
+                Some(Bound::Node(n)) => Some(*n),
+                Some(Bound::Seq(_)) => {
+                    return Err(format!("edit target `{name}` is a sequence; select nodes inside it"))
+                }
+                None => return Err(format!("edit target `{name}` is not bound by the match")),
+            },
+        }
+        .ok_or_else(|| format!("the match has no enclosing {anchor}"))?;
+        match &self.rule.fixes[self.case].selects[j] {
+            Some(select) => Ok(select.find_all(node, &self.analysed.ctx, self.env)),
+            None => Ok(vec![(node, self.env.clone())]),
+        }
+    }
+
+    /// Renders template `part` of edit `j`, with the bindings of a selected node added.
+    fn template(&self, j: usize, part: &str, extra: &Bindings) -> String {
+        let mut vars = self.vars.clone();
+        vars.extend(match_vars(self.analysed, self.m.node, extra));
+        render(self.project, &format!("{}/fix{}/edit{j}/{part}", self.rule.id(), self.case), &vars)
+    }
+
+    fn here(&self, edits: Vec<Edit>) -> Vec<FileEdits> {
+        vec![FileEdits { path: self.analysed.ctx.file.rel_path.clone(), create: false, edits }]
+    }
+
+    /// One edit per target node, in this file.
+    fn each(
+        &self,
+        j: usize,
+        anchor: &str,
+        f: &dyn Fn(Node, &Bindings) -> Result<Edit, String>,
+    ) -> Result<Vec<FileEdits>, String> {
+        let nodes = self.targets(j, anchor)?;
         let edits = nodes.iter().map(|(n, b)| f(*n, b)).collect::<Result<Vec<_>, _>>()?;
-        Ok(here(edits))
-    };
-    match spec {
-        EditSpec::Replace { target, .. } => {
-            each(&target.node, &|n, b| Ok(Edit::replace(n.byte_range(), template("with", b))))
-        }
-        EditSpec::Delete { target } => {
-            let nodes = targets(rule, index, j, &target.node, m, env, analysed)?;
-            let mut edits = Vec::new();
-            for (node, _) in nodes {
-                if !python::is_statement(node) {
-                    return Err(format!("`{}` is not a whole statement; delete needs one", file.node_text(node)));
-                }
-                if target.node == "statement" && target.select.is_none() && !primitives::statement_is_just(node, m.node)
-                {
-                    return Err(format!(
-                        "`{}` is part of a larger statement (`{}`); remove it by hand",
-                        file.node_text(m.node),
-                        file.node_text(node).lines().next().unwrap_or_default()
-                    ));
-                }
-                edits.extend(primitives::delete_statement(file, node));
+        Ok(self.here(edits))
+    }
+
+    /// The file edits of primitive edit `j`, or why the site must be fixed by hand.
+    fn primitive(&self, j: usize, spec: &EditSpec) -> Result<Vec<FileEdits>, String> {
+        let file = self.analysed.ctx.file;
+        let none = Bindings::default();
+        match spec {
+            EditSpec::Replace { target, .. } => {
+                self.each(j, &target.node, &|n, b| Ok(Edit::replace(n.byte_range(), self.template(j, "with", b))))
             }
-            Ok(here(edits))
-        }
-        EditSpec::InsertBefore { target, .. } => each(&target.node, &|n, b| {
-            let stmt = python::enclosing_statement(n).ok_or("no statement to insert before")?;
-            primitives::insert_before(file, stmt, &template("with", b))
-                .ok_or_else(|| "the statement shares its line".into())
-        }),
-        EditSpec::InsertAfter { target, .. } => each(&target.node, &|n, b| {
-            let stmt = python::enclosing_statement(n).ok_or("no statement to insert after")?;
-            primitives::insert_after(file, stmt, &template("with", b))
-                .ok_or_else(|| "the statement shares its line".into())
-        }),
-        EditSpec::AddImport { name, alias, .. } => {
-            let module = template("module", &Bindings::default());
-            Ok(here(primitives::add_import(file, &module, name.as_deref(), alias.as_deref()).into_iter().collect()))
-        }
-        EditSpec::RemoveImport { name, .. } => {
-            let module = template("module", &Bindings::default());
-            let Some(name) = name else { return Ok(Vec::new()) };
-            Ok(here(primitives::remove_import(file, &module, name)))
-        }
-        EditSpec::CreateFile { .. } => {
-            let path = template("path", &Bindings::default());
-            edit::resolve_in_root(project.root(), &path).map_err(|e| e.to_string())?;
-            let body = template("with", &Bindings::default());
-            match current_text(project, contents, &path) {
-                Some(existing) if existing == body => Ok(Vec::new()),
-                Some(_) => Err(format!("{path} already exists with other content")),
-                None => Ok(vec![FileEdits { path, create: true, edits: vec![Edit::insert(0, body)] }]),
-            }
-        }
-        EditSpec::EditFile { .. } => {
-            let path = template("path", &Bindings::default());
-            edit::resolve_in_root(project.root(), &path).map_err(|e| e.to_string())?;
-            let text = template("with", &Bindings::default());
-            let existing = current_text(project, contents, &path);
-            match existing {
-                // Appending what is already there again would break idempotence.
-                Some(existing) if existing.contains(text.trim()) => Ok(Vec::new()),
-                Some(existing) => {
-                    Ok(vec![FileEdits { path, create: false, edits: vec![Edit::insert(existing.len(), text)] }])
+            EditSpec::Delete { target } => {
+                let mut edits = Vec::new();
+                for (node, _) in self.targets(j, &target.node)? {
+                    if !python::is_statement(node) {
+                        return Err(format!("`{}` is not a whole statement; delete needs one", file.node_text(node)));
+                    }
+                    let whole = primitives::statement_is_just(node, self.m.node);
+                    if target.node == "statement" && target.select.is_none() && !whole {
+                        return Err(format!(
+                            "`{}` is part of a larger statement (`{}`); remove it by hand",
+                            file.node_text(self.m.node),
+                            file.node_text(node).lines().next().unwrap_or_default()
+                        ));
+                    }
+                    edits.extend(primitives::delete_statement(file, node));
                 }
-                None => Ok(vec![FileEdits { path, create: true, edits: vec![Edit::insert(0, text)] }]),
+                Ok(self.here(edits))
+            }
+            EditSpec::InsertBefore { target, .. } => self.each(j, &target.node, &|n, b| {
+                let stmt = python::enclosing_statement(n).ok_or("no statement to insert before")?;
+                primitives::insert_before(file, stmt, &self.template(j, "with", b))
+                    .ok_or_else(|| "the statement shares its line".into())
+            }),
+            EditSpec::InsertAfter { target, .. } => self.each(j, &target.node, &|n, b| {
+                let stmt = python::enclosing_statement(n).ok_or("no statement to insert after")?;
+                primitives::insert_after(file, stmt, &self.template(j, "with", b))
+                    .ok_or_else(|| "the statement shares its line".into())
+            }),
+            EditSpec::AddImport { name, alias, .. } => {
+                let module = self.template(j, "module", &none);
+                let edit = primitives::add_import(file, &module, name.as_deref(), alias.as_deref());
+                Ok(self.here(edit.into_iter().collect()))
+            }
+            EditSpec::RemoveImport { name, .. } => {
+                let module = self.template(j, "module", &none);
+                let Some(name) = name else { return Ok(Vec::new()) };
+                Ok(self.here(primitives::remove_import(file, &module, name)))
+            }
+            EditSpec::CreateFile { .. } => {
+                let path = self.template(j, "path", &none);
+                edit::resolve_in_root(self.project.root(), &path).map_err(|e| e.to_string())?;
+                let body = self.template(j, "with", &none);
+                match current_text(self.project, self.contents, &path) {
+                    Some(existing) if existing == body => Ok(Vec::new()),
+                    Some(_) => Err(format!("{path} already exists with other content")),
+                    None => Ok(vec![FileEdits { path, create: true, edits: vec![Edit::insert(0, body)] }]),
+                }
+            }
+            EditSpec::EditFile { .. } => {
+                let path = self.template(j, "path", &none);
+                edit::resolve_in_root(self.project.root(), &path).map_err(|e| e.to_string())?;
+                let text = self.template(j, "with", &none);
+                match current_text(self.project, self.contents, &path) {
+                    // Appending what is already there again would break idempotence.
+                    Some(existing) if existing.contains(text.trim()) => Ok(Vec::new()),
+                    Some(existing) => {
+                        Ok(vec![FileEdits { path, create: false, edits: vec![Edit::insert(existing.len(), text)] }])
+                    }
+                    None => Ok(vec![FileEdits { path, create: true, edits: vec![Edit::insert(0, text)] }]),
+                }
             }
         }
     }

@@ -565,7 +565,8 @@ impl<'a, 't> Extraction<'a, 't> {
             })
             .unwrap_or_default();
         let handler_method = fresh(&format!("_{}", self.endpoint_name), &|c| taken_methods.iter().any(|t| t == c));
-        let mut params: Vec<(String, String)> = vec![("method".into(), python_str(&handler_method[1..]))];
+        let mut params: Vec<(String, String)> =
+            vec![("method".into(), crate::templates::python_string(&handler_method[1..]))];
         params.extend(self.inputs.iter().map(|i| (i.clone(), i.clone())));
         self.set("operation", &operation);
         self.set("driver_path", &driver_path);
@@ -765,10 +766,6 @@ impl<'a, 't> Extraction<'a, 't> {
         let new = apply(&current, &edits)?;
         Ok(minimal_edit(&path, Some(&current), new))
     }
-}
-
-fn python_str(text: &str) -> String {
-    crate::templates::python_string(text)
 }
 
 fn endpoint_is_async(endpoint: Node) -> bool {
