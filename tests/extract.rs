@@ -361,3 +361,37 @@ fn sample_app_migrates_and_its_suite_still_passes() {
     assert_eq!(code, 0, "a second fix would change:\n{stdout}");
     assert!(tree_bytes(&app) == before, "a dry run must not write");
 }
+
+const NESTED: &str = r#"from fastapi import APIRouter, Depends
+from sqlalchemy import select
+
+from app.db import get_db
+from app.models import Item
+
+router = APIRouter()
+
+
+@router.get("/names")
+async def names(tenant_id: str, db=Depends(get_db)):
+    found = []
+    if tenant_id:
+        for kind in ("a", "b"):
+            rows = (await db.execute(select(Item).where(Item.kind == kind))).scalars()
+            found.extend(r.name for r in rows if (n := r.name))
+    return {"names": found}
+"#;
+
+#[test]
+fn code_in_nested_blocks_moves_from_the_innermost_block_holding_every_session_use() {
+    let dir = project(NESTED);
+    let (diff, summary) = dry_run(dir.path());
+    assert!(summary.contains("Would fix 1 violation"), "{summary}");
+    // The loop and the `if` stay in L2.
+    assert!(diff.contains("         for kind in (\"a\", \"b\"):\n-            rows = "), "{diff}");
+    assert!(diff.contains("+            op_result = await get_operation_registry().execute("), "{diff}");
+    // Only the statement that uses the session moves (the smallest run holding every use); the
+    // comprehension and its walrus stay in L2, `kind` comes from the loop, `rows` goes back.
+    assert!(diff.contains("+async def names(db, *, kind):"), "{diff}");
+    assert!(diff.contains("+    return rows"), "{diff}");
+    assert!(diff.contains("+            rows = op_result.data\n             found.extend("), "{diff}");
+}
