@@ -395,3 +395,34 @@ fn code_in_nested_blocks_moves_from_the_innermost_block_holding_every_session_us
     assert!(diff.contains("+    return rows"), "{diff}");
     assert!(diff.contains("+            rows = op_result.data\n             found.extend("), "{diff}");
 }
+
+const CONDITIONAL: &str = r#"from fastapi import APIRouter, Depends
+from sqlalchemy import select
+
+from app.db import get_db
+from app.models import Item
+
+router = APIRouter()
+
+
+@router.post("/maybe")
+async def maybe_create(name: str, db=Depends(get_db)):
+    created = False
+    rows = (await db.execute(select(Item).where(Item.name == name))).all()
+    if not rows:
+        db.add(Item(name=name))
+        created = True
+    await db.commit()
+    return {"created": created}
+"#;
+
+#[test]
+fn an_output_assigned_on_some_paths_starts_from_the_endpoints_value() {
+    let dir = project(CONDITIONAL);
+    let (diff, _) = dry_run(dir.path());
+    // `created` is assigned only when nothing was found, and read after the moved code: the driver
+    // receives the endpoint's earlier value, so every path returns a bound name.
+    assert!(diff.contains("+async def maybe_create(db, *, name, created):"), "{diff}");
+    assert!(diff.contains("+    return created"), "{diff}");
+    assert!(diff.contains("+    created = op_result.data"), "{diff}");
+}

@@ -478,7 +478,10 @@ impl<'a, 't> Extraction<'a, 't> {
             endpoint_name: endpoint_name.clone(),
             session: session.clone(),
             range,
-            inputs: flow.inputs.into_iter().filter(|n| n != &session).collect(),
+            inputs: with_prior_values(file, endpoint, first, flow.inputs, &flow.outputs)
+                .into_iter()
+                .filter(|n| n != &session)
+                .collect(),
             outputs: flow.outputs,
             imports: driver_imports(file, call.analysed.ctx.module.as_deref(), &flow.module_names)?,
             is_async,
@@ -835,6 +838,30 @@ fn http_parameters(file: &SourceFile, endpoint: Node) -> Vec<String> {
             Some(file.node_text(name).to_string())
         })
         .collect()
+}
+
+/// Inputs plus every output the endpoint already had a value for before the range: where the
+/// range assigns it only on some paths, the driver must start from that value, as the endpoint did.
+fn with_prior_values(
+    file: &SourceFile,
+    endpoint: Node,
+    first: Node,
+    inputs: Vec<String>,
+    outputs: &[String],
+) -> Vec<String> {
+    let mut seen_before: Vec<&str> = Vec::new();
+    for_each_node(endpoint, |n| {
+        if n.kind() == "identifier" && n.end_byte() <= first.start_byte() {
+            seen_before.push(file.node_text(n));
+        }
+    });
+    let mut all = inputs;
+    for output in outputs {
+        if seen_before.contains(&output.as_str()) && !all.contains(output) {
+            all.push(output.clone());
+        }
+    }
+    all
 }
 
 /// A name the range uses that the endpoint declares `global` or `nonlocal` (outside the range).
