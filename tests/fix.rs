@@ -720,3 +720,62 @@ fn l6_commit_is_deleted_safely_only_when_every_caller_commits() {
     assert_eq!(read(dir.path(), &driver), "def save(session, item):\n    session.add(item)\n", "{stdout}");
     assert!(stdout.contains("no longer calls commit(): its callers commit"), "{stdout}");
 }
+
+// ============================================================ §8: self-created sessions and their callers
+
+const LEGACY_DRIVER: &str = r#"from typing import Optional
+
+from sqlalchemy.orm import Session
+
+from app.db import get_engine
+
+
+class LegacyDriver:
+    def __init__(self, session: Optional[Session] = None):
+        self._session = session
+
+    def _get_session(self) -> Session:
+        if self._session is not None:
+            return self._session
+        return Session(get_engine())
+
+    def names(self):
+        session = self._get_session()
+        try:
+            return [r.name for r in session.execute("select name from items")]
+        finally:
+            if self._session is None:
+                session.close()
+"#;
+
+#[test]
+fn injecting_a_session_passes_the_callers_session_or_stays_manual() {
+    let dir = init_project();
+    let driver = format!("{L6}/legacy_driver.py");
+    write(dir.path(), &driver, LEGACY_DRIVER);
+    let caller = "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/shop_handler.py";
+    write(dir.path(), caller, "def handle(session):\n    return LegacyDriver().names()\n");
+    git_commit_all(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    let fixed = read(dir.path(), &driver);
+    assert!(fixed.contains("def __init__(self, session: Session):"), "{fixed}");
+    assert!(!fixed.contains("_get_session") && !fixed.contains("close()") && !fixed.contains("get_engine"), "{fixed}");
+    assert!(fixed.contains("        session = self._session\n        return [r.name"), "{fixed}");
+    assert_eq!(
+        read(dir.path(), caller),
+        "def handle(session):\n    return LegacyDriver(session=session).names()\n",
+        "{stdout}"
+    );
+
+    // A caller with no session in scope: nothing changes, the site is manual with the reason.
+    let dir = init_project();
+    write(dir.path(), &driver, LEGACY_DRIVER);
+    write(dir.path(), caller, "def handle(item_id):\n    return LegacyDriver().names()\n");
+    git_commit_all(dir.path());
+    let before = tree_bytes(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(tree_bytes(dir.path()) == before, "{stdout}");
+    assert!(stdout.contains("`LegacyDriver()` at backend/app/hoc/cus/hoc_spine/orchestrator/handlers/shop_handler.py:2 has no session in scope"), "{stdout}");
+}

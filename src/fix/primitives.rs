@@ -134,30 +134,25 @@ pub fn imports_made_unused(before: &SourceFile, after: &SourceFile) -> Vec<Edit>
 fn dedupe_import_edits(file: &SourceFile, edits: Vec<Edit>) -> Vec<Edit> {
     let mut out: Vec<Edit> = Vec::new();
     for stmt in top_level_imports(file) {
-        let range = stmt.byte_range();
-        let inside: Vec<&Edit> = edits
-            .iter()
-            .filter(|e| e.range.start >= range.start && e.range.end <= file.line_range(range.clone()).end)
-            .collect();
+        let lines = file.line_range(stmt.byte_range());
+        let inside: Vec<&Edit> = edits.iter().filter(|e| lines.contains(&e.range.start)).collect();
         if inside.is_empty() {
             continue;
         }
-        let names = from_names(file, stmt).len();
-        let whole_line = inside.iter().any(|e| e.range == file.line_range(range.clone()));
-        if whole_line || inside.len() >= names {
-            out.push(Edit::delete(file.line_range(range)));
+        let names = from_names(file, stmt);
+        // A deletion of the statement's whole line(s) (maybe with a blank line after) wins.
+        if let Some(whole) = inside.iter().find(|e| e.range.start == lines.start && e.range.end >= lines.end) {
+            out.push((*whole).clone());
+        } else if inside.len() >= names.len() {
+            out.push(Edit::delete(lines));
         } else {
             // Removing adjacent names one by one could overlap: rebuild the name list instead.
             let removed: Vec<String> =
                 inside.iter().map(|e| file.text[e.range.clone()].trim_matches([',', ' ']).to_string()).collect();
-            let kept: Vec<String> = from_names(file, stmt)
-                .into_iter()
-                .map(|(n, _, _)| file.node_text(n).to_string())
-                .filter(|n| !removed.contains(n))
-                .collect();
-            let first = from_names(file, stmt).first().map(|(n, _, _)| n.start_byte()).unwrap_or(range.start);
-            let last = from_names(file, stmt).last().map(|(n, _, _)| n.end_byte()).unwrap_or(range.end);
-            out.push(Edit::replace(first..last, kept.join(", ")));
+            let kept: Vec<String> =
+                names.iter().map(|(n, _, _)| file.node_text(*n).to_string()).filter(|n| !removed.contains(n)).collect();
+            let (Some(first), Some(last)) = (names.first(), names.last()) else { continue };
+            out.push(Edit::replace(first.0.start_byte()..last.0.end_byte(), kept.join(", ")));
         }
     }
     out
