@@ -30,6 +30,18 @@ impl Edit {
         Edit { range, content: String::new() }
     }
 
+    /// Whether the edits touch the same bytes: overlapping ranges, or an insertion strictly inside
+    /// a replaced range (two insertions at one point do not overlap).
+    pub fn overlaps(&self, other: &Edit) -> bool {
+        let (a, b) = (&self.range, &other.range);
+        match (a.is_empty(), b.is_empty()) {
+            (true, true) => false,
+            (true, false) => a.start > b.start && a.start < b.end,
+            (false, true) => b.start > a.start && b.start < a.end,
+            (false, false) => a.start < b.end && b.start < a.end,
+        }
+    }
+
     /// Two edits conflict when their ranges overlap, or both insert at the same point (order unknown).
     pub fn conflicts_with(&self, other: &Edit) -> bool {
         let (a, b) = (&self.range, &other.range);
@@ -48,6 +60,37 @@ pub struct FileEdits {
     pub path: String,
     pub create: bool,
     pub edits: Vec<Edit>,
+    /// The edits only insert lines that commute with other shared insertions at the same points
+    /// (registration lines in a shared file), so such change sets can apply in one pass.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
+}
+
+impl FileEdits {
+    pub fn edit(path: impl Into<String>, edits: Vec<Edit>) -> Self {
+        FileEdits { path: path.into(), create: false, edits, shared: false }
+    }
+
+    pub fn create(path: impl Into<String>, content: String) -> Self {
+        FileEdits { path: path.into(), create: true, edits: vec![Edit::insert(0, content)], shared: false }
+    }
+
+    /// Marks the edits as insertions that commute with other change sets' shared insertions.
+    pub fn shared(mut self) -> Self {
+        self.shared = true;
+        self
+    }
+
+    fn conflicts_with(&self, other: &FileEdits) -> bool {
+        if self.path != other.path {
+            return false;
+        }
+        if self.create || other.create {
+            return true;
+        }
+        let commute = self.shared && other.shared;
+        self.edits.iter().any(|a| other.edits.iter().any(|b| if commute { a.overlaps(b) } else { a.conflicts_with(b) }))
+    }
 }
 
 /// One logical fix, possibly across several files, applied whole or not at all.
@@ -58,6 +101,9 @@ pub struct ChangeSet {
     pub description: String,
     /// Where the violation is (`path:line:col`), for summaries.
     pub location: String,
+    /// The file the violation is in (the path part of `location`).
+    #[serde(skip)]
+    pub source: String,
     /// Why a manual change set cannot be applied automatically.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -72,12 +118,13 @@ pub struct ChangeSet {
 }
 
 impl ChangeSet {
-    pub fn manual(rule: &str, location: String, description: String, reason: String) -> Self {
+    pub fn manual(rule: &str, source: &str, location: String, description: String, reason: String) -> Self {
         ChangeSet {
             rule: rule.to_string(),
             applicability: Applicability::Manual,
             description,
             location,
+            source: source.to_string(),
             reason: Some(reason),
             files: Vec::new(),
             follow_ups: Vec::new(),
@@ -96,13 +143,7 @@ impl ChangeSet {
 
     /// Whether any edit of `self` conflicts with any edit of `other` (a created file conflicts with any edit of it).
     pub fn conflicts_with(&self, other: &ChangeSet) -> bool {
-        self.files.iter().any(|mine| {
-            other.files.iter().filter(|theirs| theirs.path == mine.path).any(|theirs| {
-                mine.create
-                    || theirs.create
-                    || mine.edits.iter().any(|a| theirs.edits.iter().any(|b| a.conflicts_with(b)))
-            })
-        })
+        self.files.iter().any(|mine| other.files.iter().any(|theirs| mine.conflicts_with(theirs)))
     }
 }
 

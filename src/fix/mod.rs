@@ -3,8 +3,9 @@
 
 pub mod primitives;
 pub mod recipe_tests;
+pub mod sources;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use minijinja::Value;
@@ -12,13 +13,15 @@ use serde::Serialize;
 use tree_sitter::Node;
 
 use crate::diagnostics::match_vars;
+use crate::discover::Candidate;
 use crate::edit::{self, ChangeSet, Edit, FileEdits};
 use crate::engine::{Analysed, EngineError, Project, Skipped};
 use crate::matching::rule::{Rule, RuleMatch};
 use crate::matching::{Bindings, Bound};
 use crate::python;
 use crate::recipe::{Applicability, EditSpec};
-use crate::transform::{self, TransformCall};
+use crate::transform::{self, ManualReason, TransformCall, TransformOutput};
+use sources::Sources;
 
 /// The current text of every file a fix run changed or created, by project-relative path.
 pub type Contents = BTreeMap<String, String>;
@@ -92,40 +95,60 @@ pub fn run(
 ) -> Result<FixOutcome, EngineError> {
     let mut outcome = FixOutcome::default();
     let mut rejected: BTreeSet<String> = BTreeSet::new();
+    // Manual and unsafe change sets by the file they are in, as of the latest analysis of that file.
+    let mut manual: BTreeMap<String, Vec<ChangeSet>> = BTreeMap::new();
+    let mut unsafe_skipped: BTreeMap<String, Vec<ChangeSet>> = BTreeMap::new();
+    // After the first pass only files that changed or still have pending fixes are analysed again;
+    // a full pass (`None`) confirms the fixpoint before the run ends.
+    let mut scope: Option<BTreeSet<String>> = None;
     let mut ask = true;
     let mut quit = false;
+    let mut converged = false;
+    let all = project.candidates(paths)?;
     for pass in 1..=MAX_PASSES {
         outcome.passes = pass;
-        let mut candidates = project.candidates(paths)?;
+        let mut candidates: Vec<Candidate> = all.clone();
         for path in outcome.contents.keys() {
-            if !candidates.iter().any(|c| &c.rel_path == path) {
-                candidates
-                    .push(crate::discover::Candidate { rel_path: path.clone(), abs_path: project.root().join(path) });
+            if !candidates.iter().any(|c| &c.rel_path == path) && in_paths(project, paths, path) {
+                candidates.push(Candidate { rel_path: path.clone(), abs_path: project.root().join(path) });
             }
         }
+        if let Some(scope) = &scope {
+            candidates.retain(|c| scope.contains(&c.rel_path));
+        }
         let contents = &outcome.contents;
+        let sources = Sources::new(project, contents);
         let (planned, skipped, _) =
-            project.analyse_with(&candidates, contents, |analysed| plan_file(project, analysed, contents));
+            project.analyse_with(&candidates, contents, |analysed| plan_file(analysed, &sources));
         if pass == 1 {
             outcome.skipped_files = skipped;
         }
+        for candidate in &candidates {
+            manual.remove(&candidate.rel_path);
+            unsafe_skipped.remove(&candidate.rel_path);
+        }
         let mut pending = Vec::new();
-        // What is manual or unsafe is reported as of the latest pass: earlier fixes may have resolved it.
-        outcome.manual.clear();
-        outcome.unsafe_skipped.clear();
         for cs in planned.into_iter().flatten() {
             let key = fingerprint(&cs);
             match cs.applicability {
-                Applicability::Manual => outcome.manual.push(cs),
-                Applicability::Unsafe if !options.unsafe_fixes => outcome.unsafe_skipped.push(cs),
+                Applicability::Manual => manual.entry(cs.source.clone()).or_default().push(cs),
+                Applicability::Unsafe if !options.unsafe_fixes => {
+                    unsafe_skipped.entry(cs.source.clone()).or_default().push(cs)
+                }
                 _ if cs.is_empty() || rejected.contains(&key) => {}
                 _ => pending.push(cs),
             }
         }
-        if pending.is_empty() || quit {
-            return Ok(outcome);
+        if quit || (pending.is_empty() && scope.is_none()) {
+            converged = true;
+            break;
         }
-        let (kept, _deferred) = edit::select_non_conflicting(pending);
+        if pending.is_empty() {
+            scope = None;
+            continue;
+        }
+        let (kept, deferred) = edit::select_non_conflicting(pending);
+        let mut next_scope: BTreeSet<String> = deferred.iter().map(|cs| cs.source.clone()).collect();
         let mut staged: Vec<ChangeSet> = Vec::new();
         for cs in kept {
             if quit {
@@ -154,16 +177,22 @@ pub fn run(
                 }
             }
         }
-        if staged.is_empty() {
-            if quit {
-                return Ok(outcome);
-            }
-            continue;
-        }
+        next_scope.extend(staged.iter().flat_map(|cs| cs.files.iter().map(|f| f.path.clone())));
+        next_scope.extend(staged.iter().map(|cs| cs.source.clone()));
         commit_pass(project, staged, &mut outcome);
+        scope = Some(next_scope);
     }
-    outcome.hit_pass_limit = true;
+    outcome.hit_pass_limit = !converged;
+    outcome.manual = manual.into_values().flatten().collect();
+    outcome.unsafe_skipped = unsafe_skipped.into_values().flatten().collect();
     Ok(outcome)
+}
+
+/// Whether a project-relative path lies under the paths a run was given (all when none were).
+fn in_paths(project: &Project, paths: &[PathBuf], rel: &str) -> bool {
+    let root = std::fs::canonicalize(project.root()).unwrap_or_else(|_| project.root().to_path_buf());
+    let abs = root.join(rel);
+    paths.is_empty() || paths.iter().any(|p| abs.starts_with(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())))
 }
 
 /// Identity of a change set across passes (same rule, place and edits).
@@ -209,7 +238,13 @@ fn commit_pass(project: &Project, staged: Vec<ChangeSet>, outcome: &mut FixOutco
     let mut per_file: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
     for cs in &staged {
         for file in &cs.files {
-            per_file.entry(file.path.clone()).or_default().extend(file.edits.iter().cloned());
+            let edits = per_file.entry(file.path.clone()).or_default();
+            // Shared insertions may repeat across change sets (the same import line): keep one.
+            for edit in &file.edits {
+                if !(edit.range.is_empty() && edits.contains(edit)) {
+                    edits.push(edit.clone());
+                }
+            }
         }
     }
     let mut broken: BTreeSet<String> = BTreeSet::new();
@@ -249,17 +284,22 @@ fn commit_pass(project: &Project, staged: Vec<ChangeSet>, outcome: &mut FixOutco
 }
 
 /// Plans the change sets for every fixable match of a file.
-fn plan_file(project: &Project, analysed: &Analysed, contents: &Contents) -> Vec<ChangeSet> {
+fn plan_file(analysed: &Analysed, sources: &Sources) -> Vec<ChangeSet> {
     let mut out = Vec::new();
+    let mut memo = TransformMemo::new();
     for (rule, matches) in &analysed.matches {
         for m in matches.iter().filter(|m| m.classification.is_none()) {
-            if let Some(cs) = plan_match(project, analysed, rule, m, contents) {
+            if let Some(cs) = plan_match(analysed, rule, m, sources, &mut memo) {
                 out.push(cs);
             }
         }
     }
     out
 }
+
+/// Transform results by (transform, enclosing function, bindings): several matches in one
+/// endpoint (each `session.execute`, the commit) plan the same rewrite, computed once per file.
+type TransformMemo = HashMap<(String, usize, String), Result<TransformOutput, ManualReason>>;
 
 fn render(project: &Project, name: &str, vars: &BTreeMap<String, String>) -> String {
     let context =
@@ -268,12 +308,13 @@ fn render(project: &Project, name: &str, vars: &BTreeMap<String, String>) -> Str
 }
 
 fn plan_match(
-    project: &Project,
     analysed: &Analysed,
     rule: &Rule,
     m: &RuleMatch,
-    contents: &Contents,
+    sources: &Sources,
+    memo: &mut TransformMemo,
 ) -> Option<ChangeSet> {
+    let (project, contents) = (sources.project, sources.contents);
     let ctx = &analysed.ctx;
     let (index, env) = rule.fix_case(m, ctx)?;
     let fix = &rule.fixes[index];
@@ -282,18 +323,16 @@ fn plan_match(
     let (line, column) = ctx.file.line_col(m.node.start_byte());
     let location = format!("{}:{line}:{column}", ctx.file.rel_path);
     let description = render(project, &format!("{id}/fix{index}/description"), &vars);
-    let manual = |reason: String| Some(ChangeSet::manual(id, location.clone(), description.clone(), reason));
+    let manual =
+        |reason: String| Some(ChangeSet::manual(id, &ctx.file.rel_path, location.clone(), description.clone(), reason));
     if fix.case.applicability == Applicability::Manual {
         return manual(render(project, &format!("{id}/fix{index}/reason"), &vars));
     }
     let mut files: BTreeMap<String, FileEdits> = BTreeMap::new();
     let mut add = |fe: FileEdits| {
-        let entry = files.entry(fe.path.clone()).or_insert_with(|| FileEdits {
-            path: fe.path.clone(),
-            create: false,
-            edits: Vec::new(),
-        });
+        let entry = files.entry(fe.path.clone()).or_insert_with(|| FileEdits::edit(fe.path.clone(), Vec::new()));
         entry.create |= fe.create;
+        entry.shared = if entry.edits.is_empty() { fe.shared } else { entry.shared && fe.shared };
         entry.edits.extend(fe.edits);
     };
     let site = FixSite { project, analysed, rule, case: index, m, env: &env, vars: &vars, contents };
@@ -306,8 +345,15 @@ fn plan_match(
     let mut follow_ups = Vec::new();
     let mut description = description.clone();
     if let Some(spec) = &fix.case.transform {
-        let call = TransformCall { project, analysed, rule, m, env: &env, params: &spec.params, contents, vars: &vars };
-        match transform::run(&spec.name, &call) {
+        let call = TransformCall { project, analysed, rule, m, env: &env, params: &spec.params, sources, vars: &vars };
+        let result = match transform::memo_key(&spec.name, &call) {
+            Some(key) => {
+                let key = (format!("{}{:?}", spec.name, spec.params), key.0, key.1);
+                memo.entry(key).or_insert_with(|| transform::run(&spec.name, &call)).clone()
+            }
+            None => transform::run(&spec.name, &call),
+        };
+        match result {
             Ok(output) => {
                 output.files.into_iter().for_each(&mut add);
                 follow_ups.extend(output.follow_ups);
@@ -326,6 +372,7 @@ fn plan_match(
         applicability: fix.case.applicability,
         description,
         location,
+        source: ctx.file.rel_path.clone(),
         reason: None,
         files: files.into_values().collect(),
         follow_ups,
@@ -377,7 +424,7 @@ impl<'t> FixSite<'_, 't> {
     }
 
     fn here(&self, edits: Vec<Edit>) -> Vec<FileEdits> {
-        vec![FileEdits { path: self.analysed.ctx.file.rel_path.clone(), create: false, edits }]
+        vec![FileEdits::edit(self.analysed.ctx.file.rel_path.clone(), edits)]
     }
 
     /// One edit per target node, in this file.
@@ -445,7 +492,7 @@ impl<'t> FixSite<'_, 't> {
                 match current_text(self.project, self.contents, &path) {
                     Some(existing) if existing == body => Ok(Vec::new()),
                     Some(_) => Err(format!("{path} already exists with other content")),
-                    None => Ok(vec![FileEdits { path, create: true, edits: vec![Edit::insert(0, body)] }]),
+                    None => Ok(vec![FileEdits::create(path, body)]),
                 }
             }
             EditSpec::EditFile { .. } => {
@@ -455,10 +502,8 @@ impl<'t> FixSite<'_, 't> {
                 match current_text(self.project, self.contents, &path) {
                     // Appending what is already there again would break idempotence.
                     Some(existing) if existing.contains(text.trim()) => Ok(Vec::new()),
-                    Some(existing) => {
-                        Ok(vec![FileEdits { path, create: false, edits: vec![Edit::insert(existing.len(), text)] }])
-                    }
-                    None => Ok(vec![FileEdits { path, create: true, edits: vec![Edit::insert(0, text)] }]),
+                    Some(existing) => Ok(vec![FileEdits::edit(path, vec![Edit::insert(existing.len(), text)])]),
+                    None => Ok(vec![FileEdits::create(path, text)]),
                 }
             }
         }

@@ -1,6 +1,8 @@
 //! Primitive edits on a parsed Python file: delete a statement cleanly, insert beside one, add or
 //! remove an import, re-indent text. Recipes declare them; transforms build on them.
 
+use std::collections::HashSet;
+
 use tree_sitter::Node;
 
 use crate::edit::Edit;
@@ -113,6 +115,7 @@ fn with_surrounding_blank_line(file: &SourceFile, lines: std::ops::Range<usize>)
 
 /// Edits on `after` that remove imports the change made unused (used in `before`, unused in `after`).
 pub fn imports_made_unused(before: &SourceFile, after: &SourceFile) -> Vec<Edit> {
+    let (used_before, used_after) = (used_names(before), used_names(after));
     let mut edits = Vec::new();
     for stmt in top_level_imports(after) {
         if stmt.kind() != "import_from_statement" {
@@ -121,7 +124,7 @@ pub fn imports_made_unused(before: &SourceFile, after: &SourceFile) -> Vec<Edit>
         let Some(module) = from_module(after, stmt) else { continue };
         for (_, name, alias) in from_names(after, stmt) {
             let bound = alias.unwrap_or(name);
-            if name_is_used(before, &bound) && !name_is_used(after, &bound) {
+            if used_before.contains(bound.as_str()) && !used_after.contains(bound.as_str()) {
                 edits.extend(remove_import(after, &module, &bound));
             }
         }
@@ -329,17 +332,31 @@ pub fn add_import(file: &SourceFile, module: &str, name: Option<&str>, alias: Op
     }
 }
 
+/// Every identifier used outside import statements, in one walk of the file.
+pub fn used_names(file: &SourceFile) -> HashSet<&str> {
+    // A walk that skips import statements (asking each identifier for its ancestors is quadratic).
+    fn walk<'f>(file: &'f SourceFile, node: Node, used: &mut HashSet<&'f str>) {
+        match node.kind() {
+            "import_statement" | "import_from_statement" | "future_import_statement" => {}
+            "identifier" => {
+                used.insert(file.node_text(node));
+            }
+            _ => {
+                let mut cursor = node.walk();
+                for child in node.children(&mut cursor) {
+                    walk(file, child, used);
+                }
+            }
+        }
+    }
+    let mut used = HashSet::new();
+    walk(file, file.tree.root_node(), &mut used);
+    used
+}
+
 /// Whether identifier `name` is used anywhere outside import statements.
 pub fn name_is_used(file: &SourceFile, name: &str) -> bool {
-    let mut used = false;
-    crate::matching::for_each_node(file.tree.root_node(), |node| {
-        if !used && node.kind() == "identifier" && file.node_text(node) == name {
-            let in_import = std::iter::successors(node.parent(), |n| n.parent())
-                .any(|a| matches!(a.kind(), "import_statement" | "import_from_statement"));
-            used = !in_import;
-        }
-    });
-    used
+    used_names(file).contains(name)
 }
 
 /// Removes `name` from `from module import ...` when nothing else uses it.

@@ -10,9 +10,9 @@ use tree_sitter::Node;
 
 use super::{ManualReason, TransformCall, TransformOutput};
 use crate::edit::{self, Edit, FileEdits};
-use crate::fix::{current_text, primitives};
+use crate::fix::primitives;
 use crate::matching::for_each_node;
-use crate::python::scope::{self, BindingKind, HazardKind, StatementRange};
+use crate::python::scope::{self, BindingKind, HazardKind, ModuleBinding, StatementRange};
 use crate::python::{self, SourceFile};
 
 /// Built-in templates of the generated code; a project overrides one by putting a file of the
@@ -167,10 +167,10 @@ impl ImportLine {
 /// L2 module got them (relative imports made absolute; L2's own constants from the L2 module).
 fn driver_imports(
     file: &SourceFile,
+    bindings: &[ModuleBinding],
     l2_module: Option<&str>,
     names: &[String],
 ) -> Result<Vec<ImportLine>, ManualReason> {
-    let bindings = scope::module_bindings(&file.tree, file.bytes());
     let mut lines = Vec::new();
     for name in names {
         let Some(binding) = bindings.iter().rev().find(|b| &b.name == name) else { continue };
@@ -216,7 +216,7 @@ fn driver_imports(
 /// same file conflict only where they really overlap.
 fn minimal_edit(path: &str, old: Option<&str>, new: String) -> FileEdits {
     let Some(old) = old else {
-        return FileEdits { path: path.to_string(), create: true, edits: vec![Edit::insert(0, new)] };
+        return FileEdits::create(path, new);
     };
     let prefix = old.bytes().zip(new.bytes()).take_while(|(a, b)| a == b).count();
     let max_suffix = old.len().min(new.len()) - prefix;
@@ -228,11 +228,7 @@ fn minimal_edit(path: &str, old: Option<&str>, new: String) -> FileEdits {
     while !old.is_char_boundary(old.len() - suffix) || !new.is_char_boundary(new.len() - suffix) {
         suffix -= 1;
     }
-    FileEdits {
-        path: path.to_string(),
-        create: false,
-        edits: vec![Edit::replace(start..old.len() - suffix, new[start..new.len() - suffix].to_string())],
-    }
+    FileEdits::edit(path, vec![Edit::replace(start..old.len() - suffix, new[start..new.len() - suffix].to_string())])
 }
 
 fn parse(path: &str, text: &str) -> Result<SourceFile, ManualReason> {
@@ -425,10 +421,13 @@ impl<'a, 't> Extraction<'a, 't> {
         }
         let http_params = http_parameters(file, endpoint);
         // `status` or `Response` are HTTP objects only where they come from the web framework.
-        let http_imports: Vec<String> = scope::module_bindings(&file.tree, file.bytes())
-            .into_iter()
-            .filter(|b| matches!(&b.kind, BindingKind::Import { module, .. } if module.starts_with("fastapi") || module.starts_with("starlette")))
-            .map(|b| b.name)
+        let from_web = |b: &&ModuleBinding| matches!(&b.kind, BindingKind::Import { module, .. } if module.starts_with("fastapi") || module.starts_with("starlette"));
+        let http_imports: Vec<String> = call
+            .sources
+            .module_bindings(file)
+            .iter()
+            .filter(from_web)
+            .map(|b| b.name.clone())
             .filter(|name| params.http_names.contains(name))
             .collect();
         for stmt in &stmts[range.first..=range.last] {
@@ -483,7 +482,12 @@ impl<'a, 't> Extraction<'a, 't> {
                 .filter(|n| n != &session)
                 .collect(),
             outputs: flow.outputs,
-            imports: driver_imports(file, call.analysed.ctx.module.as_deref(), &flow.module_names)?,
+            imports: driver_imports(
+                file,
+                &call.sources.module_bindings(file),
+                call.analysed.ctx.module.as_deref(),
+                &flow.module_names,
+            )?,
             is_async,
             session_async,
             writes,
@@ -534,12 +538,8 @@ impl<'a, 't> Extraction<'a, 't> {
         let driver_module = python::module_name(&driver_path, &config.python.import_roots)
             .ok_or_else(|| format!("driver path {driver_path} is outside the import roots"))?;
         let (driver_package, driver_alias) = driver_module.rsplit_once('.').unwrap_or(("", &driver_module));
-        let driver_text = current_text(self.call.project, self.call.contents, &driver_path);
-        let taken_functions = driver_text
-            .as_deref()
-            .and_then(|t| parse(&driver_path, t).ok())
-            .map(|f| top_level_functions(&f))
-            .unwrap_or_default();
+        let taken_functions =
+            self.call.sources.parsed(&driver_path)?.map(|f| top_level_functions(&f)).unwrap_or_default();
         let function = fresh(&self.endpoint_name, &|c| taken_functions.iter().any(|t| t == c));
         let endpoint_names = identifiers(self.file, self.endpoint);
         let result_var = fresh("op_result", &|c| endpoint_names.iter().any(|t| t == c));
@@ -559,13 +559,11 @@ impl<'a, 't> Extraction<'a, 't> {
             .unwrap_or_else(|| "None".to_string());
         let handler_path = format!("{}/{handler_module}.py", config.registry.handlers_dir);
         let class_name = format!("{}{}Handler", camel(domain), camel(module));
-        let handler_text = current_text(self.call.project, self.call.contents, &handler_path);
-        let taken_methods: Vec<String> = handler_text
-            .as_deref()
-            .and_then(|t| parse(&handler_path, t).ok())
-            .map(|f| {
-                find_top_level(&f, "class_definition", &class_name).map(|c| identifiers(&f, c)).unwrap_or_default()
-            })
+        let taken_methods: Vec<String> = self
+            .call
+            .sources
+            .parsed(&handler_path)?
+            .and_then(|f| find_top_level(&f, "class_definition", &class_name).map(|c| identifiers(&f, c)))
             .unwrap_or_default();
         let handler_method = fresh(&format!("_{}", self.endpoint_name), &|c| taken_methods.iter().any(|t| t == c));
         let mut params: Vec<(String, String)> =
@@ -624,8 +622,9 @@ impl<'a, 't> Extraction<'a, 't> {
             ImportLine { module: registry.module.clone(), name: Some(registry.getter.clone()), alias: None },
             ImportLine { module: registry.module.clone(), name: Some(registry.context.clone()), alias: None },
         ];
-        let bound: Vec<String> = scope::module_bindings(&file.tree, file.bytes()).into_iter().map(|b| b.name).collect();
-        if on_failure.contains("HTTPException") && !bound.iter().any(|b| b == "HTTPException") {
+        let bindings = self.call.sources.module_bindings(file);
+        let bound: Vec<&str> = bindings.iter().map(|b| b.name.as_str()).collect();
+        if on_failure.contains("HTTPException") && !bound.contains(&"HTTPException") {
             imports.push(ImportLine { module: "fastapi".into(), name: Some("HTTPException".into()), alias: None });
         }
         edits.extend(import_edits(file, &imports));
@@ -645,30 +644,28 @@ impl<'a, 't> Extraction<'a, 't> {
         self.set("body", body.trim_end_matches('\n'));
         let function = primitives::unwrap_reraising_try(&self.render("driver_function.py.j2")?);
         let path = self.str_var("driver_path");
-        let current = current_text(self.call.project, self.call.contents, &path);
-        let new = match &current {
+        match self.call.sources.parsed(&path)? {
             None => {
                 self.set("imports", grouped_imports(self.imports.clone()));
-                format!("{}\n\n\n{}", self.render("driver_module.py.j2")?.trim_end(), function.trim_start_matches('\n'))
+                let module = self.render("driver_module.py.j2")?;
+                Ok(FileEdits::create(path, format!("{}\n\n\n{}", module.trim_end(), function.trim_start_matches('\n'))))
             }
-            Some(text) => {
-                let existing = parse(&path, text)?;
+            Some(existing) => {
                 let mut edits = import_edits(&existing, &self.imports);
                 edits.push(append(&existing, &function));
-                apply(text, &edits)?
+                Ok(minimal_edit(&path, Some(&existing.text), apply(&existing.text, &edits)?))
             }
-        };
-        Ok(minimal_edit(&path, current.as_deref(), new))
+        }
     }
 
     /// The handler module: created, or given the class, or the class given the new method branch.
     fn handler_file(&mut self) -> Result<FileEdits, ManualReason> {
         let path = self.str_var("handler_path");
         let class_name = self.str_var("class_name");
-        let current = current_text(self.call.project, self.call.contents, &path);
+        let current = self.call.sources.parsed(&path)?;
         let registry = self.call.project.config.file.registry.clone();
         let mut text = match &current {
-            Some(text) => text.clone(),
+            Some(file) => file.text.clone(),
             None => self.render("handler_module.py.j2")?,
         };
         let driver_import = ImportLine {
@@ -680,26 +677,33 @@ impl<'a, 't> Extraction<'a, 't> {
             ImportLine { module: registry.module.clone(), name: Some(registry.context.clone()), alias: None },
             ImportLine { module: registry.module.clone(), name: Some(registry.result.clone()), alias: None },
         ];
-        let file = parse(&path, &text)?;
+        let created;
+        let file = match &current {
+            Some(file) => file.as_ref(),
+            None => {
+                created = parse(&path, &text)?;
+                &created
+            }
+        };
         let mut imports: Vec<ImportLine> = registry_imports.to_vec();
         imports.push(driver_import);
-        let mut edits = import_edits(&file, &imports);
-        if find_top_level(&file, "class_definition", &class_name).is_none() {
+        let mut edits = import_edits(file, &imports);
+        if find_top_level(file, "class_definition", &class_name).is_none() {
             // The registration line goes first: when `register` ends the file, both edits insert at
             // its end, and the line must stay inside `register`, not follow the new class.
-            let class = append(&file, &self.render("handler_class.py.j2")?);
-            match find_top_level(&file, "function_definition", "register") {
+            let class = append(file, &self.render("handler_class.py.j2")?);
+            match find_top_level(file, "function_definition", "register") {
                 Some(register) => {
-                    let param = first_param(&file, register).unwrap_or_else(|| "registry".into());
+                    let param = first_param(file, register).unwrap_or_else(|| "registry".into());
                     self.set("registry_param", &param);
                     let last = *body_statements(register).last().ok_or("`register` has an empty body")?;
                     let line = self.render("register_call.py.j2")?;
-                    edits.push(primitives::insert_after(&file, last, &line).ok_or("cannot add to `register`")?);
+                    edits.push(primitives::insert_after(file, last, &line).ok_or("cannot add to `register`")?);
                     edits.push(class);
                 }
                 None => {
                     edits.push(class);
-                    edits.push(append(&file, &self.render("register_function.py.j2")?));
+                    edits.push(append(file, &self.render("register_function.py.j2")?));
                 }
             }
         }
@@ -729,17 +733,16 @@ impl<'a, 't> Extraction<'a, 't> {
             primitives::insert_after(&file, last_member, &method).ok_or("cannot add the handler method")?,
         ];
         let new = apply(&text, &edits)?;
-        Ok(minimal_edit(&path, current.as_deref(), new))
+        Ok(minimal_edit(&path, current.as_ref().map(|f| f.text.as_str()), new))
     }
 
     /// `register_all_handlers` in the handlers package imports and calls the handler module's `register`.
     fn wiring_file(&mut self) -> Result<FileEdits, ManualReason> {
         let registry = self.call.project.config.file.registry.clone();
         let path = format!("{}/__init__.py", registry.handlers_dir);
-        let current = current_text(self.call.project, self.call.contents, &path).ok_or_else(|| {
+        let file = self.call.sources.parsed(&path)?.ok_or_else(|| {
             format!("{path} does not exist; create it with `def {}(registry)` first", registry.register_all)
         })?;
-        let file = parse(&path, &current)?;
         let function = find_top_level(&file, "function_definition", &registry.register_all)
             .ok_or_else(|| format!("{path} has no `{}` function to wire the handler into", registry.register_all))?;
         let handler_module = self.str_var("handler_module");
@@ -766,8 +769,8 @@ impl<'a, 't> Extraction<'a, 't> {
             };
             edits.push(edit.ok_or("cannot add the wiring call")?);
         }
-        let new = apply(&current, &edits)?;
-        Ok(minimal_edit(&path, Some(&current), new))
+        // Registration lines of different domains commute: such change sets apply in one pass.
+        Ok(FileEdits::edit(path, edits).shared())
     }
 }
 

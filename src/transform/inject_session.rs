@@ -6,7 +6,7 @@ use tree_sitter::Node;
 
 use super::{ManualReason, TransformCall, TransformOutput};
 use crate::edit::{self, Edit, FileEdits};
-use crate::fix::{current_text, primitives};
+use crate::fix::primitives;
 use crate::matching::{for_each_node, Bindings, FileContext, Pattern};
 use crate::python::{self, SourceFile};
 
@@ -164,7 +164,7 @@ pub fn run(call: &TransformCall) -> Result<TransformOutput, ManualReason> {
             edits.push(unused);
         }
     }
-    let mut files = vec![FileEdits { path: file.rel_path.clone(), create: false, edits }];
+    let mut files = vec![FileEdits::edit(file.rel_path.clone(), edits)];
     files.extend(pass_session_at_call_sites(call, &class_name, &param.name)?);
     Ok(TransformOutput {
         files,
@@ -235,7 +235,7 @@ fn pass_session_at_call_sites(
     let session_like = session_like();
     let mut out = Vec::new();
     for candidate in candidates {
-        let Some(text) = current_text(project, call.contents, &candidate.rel_path) else { continue };
+        let Some(text) = call.sources.text(&candidate.rel_path) else { continue };
         if !text.contains(&needle) {
             continue;
         }
@@ -284,7 +284,7 @@ fn pass_session_at_call_sites(
             return Err(reason);
         }
         if !edits.is_empty() {
-            out.push(FileEdits { path: file.rel_path.clone(), create: false, edits });
+            out.push(FileEdits::edit(file.rel_path.clone(), edits));
         }
     }
     Ok(out)

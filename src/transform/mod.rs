@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::edit::FileEdits;
 use crate::engine::{Analysed, Project};
-use crate::fix::Contents;
+use crate::fix::sources::Sources;
 use crate::matching::rule::{Rule, RuleMatch};
 use crate::matching::Bindings;
 use crate::templates::{TemplateError, Templates};
@@ -21,12 +21,12 @@ pub struct TransformCall<'a, 't> {
     pub m: &'a RuleMatch<'t>,
     pub env: &'a Bindings<'t>,
     pub params: &'a toml::Table,
-    pub contents: &'a Contents,
+    pub sources: &'a Sources<'a>,
     pub vars: &'a BTreeMap<String, String>,
 }
 
 /// The edits of a transform, possibly in several files, and what people must do afterwards.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct TransformOutput {
     pub files: Vec<FileEdits>,
     pub follow_ups: Vec<String>,
@@ -61,6 +61,21 @@ pub fn register_templates(templates: &mut Templates, recipe_dirs: &[PathBuf]) ->
         templates.add(&format!("extract/{name}"), override_text.as_deref().unwrap_or(builtin))?;
     }
     Ok(())
+}
+
+/// What a transform's result depends on besides the file: matches with the same key get the same
+/// rewrite (`None` when every match must be planned on its own).
+pub fn memo_key(name: &str, call: &TransformCall) -> Option<(usize, String)> {
+    let around = |kind: &str| {
+        std::iter::successors(call.m.node.parent(), |n| n.parent()).find(|n| n.kind() == kind).map(|n| n.start_byte())
+    };
+    match name {
+        "extract-to-driver" => {
+            Some((around("function_definition")?, call.env.text("RECV", &call.analysed.ctx.file.text)?.to_string()))
+        }
+        "inject-session" => Some((around("class_definition")?, String::new())),
+        _ => None,
+    }
 }
 
 pub fn run(name: &str, call: &TransformCall) -> Result<TransformOutput, ManualReason> {
