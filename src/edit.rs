@@ -298,6 +298,18 @@ mod tests {
     }
 
     #[test]
+    fn shared_insertions_at_one_point_commute_other_edits_do_not() {
+        let a = FileEdits::edit("w.py", vec![Edit::insert(10, "a\n")]);
+        let b = FileEdits::edit("w.py", vec![Edit::insert(10, "b\n")]);
+        assert!(a.conflicts_with(&b), "plain insertions at one point have no known order");
+        assert!(!a.clone().shared().conflicts_with(&b.clone().shared()));
+        let replace = FileEdits::edit("w.py", vec![Edit::replace(5..15, "x")]).shared();
+        assert!(a.shared().conflicts_with(&replace), "an insertion inside a replaced range still conflicts");
+        let created = FileEdits::create("w.py", String::new());
+        assert!(b.shared().conflicts_with(&created));
+    }
+
+    #[test]
     fn paths_outside_the_root_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(resolve_in_root(dir.path(), "../x.py"), Err(PathError::Escapes(_))));
