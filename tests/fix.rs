@@ -194,10 +194,10 @@ proptest! {
 
 fn change_set(i: usize, edits: Vec<Edit>) -> ChangeSet {
     // Built through the public constructor so the test keeps compiling when fields are added.
-    let mut cs = ChangeSet::manual("test", format!("a.py:{i}:1"), format!("change {i}"), String::new());
+    let mut cs = ChangeSet::manual("test", "a.py", format!("a.py:{i}:1"), format!("change {i}"), String::new());
     cs.applicability = Applicability::Safe;
     cs.reason = None;
-    cs.files = vec![FileEdits { path: "a.py".into(), create: false, edits }];
+    cs.files = vec![FileEdits::edit("a.py", edits)];
     cs
 }
 
