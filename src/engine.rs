@@ -110,10 +110,6 @@ impl Project {
         &self.config.root
     }
 
-    pub fn rule(&self, id: &str) -> Option<&Rule> {
-        self.rules.iter().find(|r| r.id() == id)
-    }
-
     pub fn candidates(&self, paths: &[PathBuf]) -> Result<Vec<Candidate>, EngineError> {
         Ok(discover::python_files(self.root(), paths)?)
     }
