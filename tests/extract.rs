@@ -426,3 +426,20 @@ fn an_output_assigned_on_some_paths_starts_from_the_endpoints_value() {
     assert!(diff.contains("+    return created"), "{diff}");
     assert!(diff.contains("+    created = op_result.data"), "{diff}");
 }
+
+#[test]
+fn a_driver_that_binds_an_imported_name_differently_is_not_extended() {
+    let dir = project(ASYNC_PAGINATED);
+    let driver = "backend/app/hoc/cus/shop/L6_drivers/items_driver.py";
+    write(
+        dir.path(),
+        driver,
+        "from sqlmodel import select\n\n\ndef old(session):\n    return session.exec(select(1))\n",
+    );
+    git_commit_all(dir.path());
+    let before = tree_bytes(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("already binds `select` differently"), "{stdout}");
+    assert!(tree_bytes(dir.path()) == before, "nothing may change: {stdout}");
+}

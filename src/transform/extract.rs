@@ -651,11 +651,35 @@ impl<'a, 't> Extraction<'a, 't> {
                 Ok(FileEdits::create(path, format!("{}\n\n\n{}", module.trim_end(), function.trim_start_matches('\n'))))
             }
             Some(existing) => {
+                self.check_no_clash(&existing)?;
                 let mut edits = import_edits(&existing, &self.imports);
                 edits.push(append(&existing, &function));
                 Ok(minimal_edit(&path, Some(&existing.text), apply(&existing.text, &edits)?))
             }
         }
+    }
+
+    /// An existing driver module must not bind a name the moved code imports from elsewhere
+    /// (`select` from sqlmodel vs from sqlalchemy): the new import would rebind it for the old code.
+    fn check_no_clash(&self, driver: &SourceFile) -> Result<(), ManualReason> {
+        for binding in self.call.sources.module_bindings(driver).iter() {
+            let Some(wanted) =
+                self.imports.iter().find(|i| i.alias.as_ref().or(i.name.as_ref()) == Some(&binding.name))
+            else {
+                continue;
+            };
+            let same = matches!(&binding.kind, BindingKind::Import { module, imported, level: 0 }
+                if *module == wanted.module && imported.as_ref() == wanted.name.as_ref());
+            if !same {
+                return Err(format!(
+                    "{} already binds `{}` differently from the moved code's `{}`; rename one of them first",
+                    driver.rel_path,
+                    binding.name,
+                    wanted.render()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The handler module: created, or given the class, or the class given the new method branch.
