@@ -41,6 +41,15 @@ fn recipe_dir(root: &Path, toml: &str) -> String {
     root.join("my_recipes").display().to_string()
 }
 
+/// Checks a project with `toml` as its own recipe, expects exit 2, and returns stderr.
+fn rejected_recipe(toml: &str) -> String {
+    let dir = violating_project();
+    let recipes = recipe_dir(dir.path(), toml);
+    let (code, _, stderr) = run(dir.path(), &["check", "--recipes", &recipes]);
+    assert_eq!(code, 2, "{stderr}");
+    stderr
+}
+
 // ---------------------------------------------------------------- exit codes
 
 #[test]
@@ -274,23 +283,16 @@ fn unknown_key_in_project_recipe() {
 
 #[test]
 fn unknown_nested_key_in_project_recipe_names_the_path() {
-    let dir = violating_project();
-    let recipes = recipe_dir(
-        dir.path(),
+    let stderr = rejected_recipe(
         "id = \"my-rule\"\ntitle = \"x\"\n[match]\npattern = \"foo($X)\"\n[match.constraints.X]\nregexp = \"a\"\n",
     );
-    let (code, _, stderr) = run(dir.path(), &["check", "--recipes", &recipes]);
-    assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("match.constraints.X.regexp"), "{stderr}");
     assert!(stderr.contains("custom.toml:6:"), "{stderr}");
 }
 
 #[test]
 fn invalid_pattern_shows_position() {
-    let dir = violating_project();
-    let recipes = recipe_dir(dir.path(), "id = \"my-rule\"\ntitle = \"x\"\n[match]\npattern = \"foo(($X)\"\n");
-    let (code, _, stderr) = run(dir.path(), &["check", "--recipes", &recipes]);
-    assert_eq!(code, 2, "{stderr}");
+    let stderr = rejected_recipe("id = \"my-rule\"\ntitle = \"x\"\n[match]\npattern = \"foo(($X)\"\n");
     assert!(stderr.contains("my-rule"), "{stderr}");
     assert!(stderr.contains("foo(($X)"), "{stderr}");
     assert!(stderr.contains("line 1, column 8"), "{stderr}");
@@ -331,13 +333,9 @@ fn valid_project_query_recipe_runs() {
 
 #[test]
 fn recipe_naming_an_unknown_layer() {
-    let dir = violating_project();
-    let recipes = recipe_dir(
-        dir.path(),
+    let stderr = rejected_recipe(
         "id = \"my-rule\"\ntitle = \"x\"\n[scope]\nlayers = [\"l9\"]\n[match]\npattern = \"foo($X)\"\n",
     );
-    let (code, _, stderr) = run(dir.path(), &["check", "--recipes", &recipes]);
-    assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("l9"), "{stderr}");
     assert!(stderr.contains("my-rule"), "{stderr}");
 }
