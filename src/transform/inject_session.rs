@@ -1,13 +1,15 @@
 //! `inject-session`: a driver class with `__init__(self, session=None)` and a private helper that
 //! opens a session when none was given gets a required, injected session instead.
 
+use std::collections::BTreeMap;
+
 use regex::Regex;
 use tree_sitter::Node;
 
 use super::{ManualReason, TransformCall, TransformOutput};
 use crate::edit::{self, Edit, FileEdits};
 use crate::fix::primitives;
-use crate::matching::{for_each_node, Bindings, FileContext, Pattern};
+use crate::matching::{for_each_node, Bindings, Pattern};
 use crate::python::{self, SourceFile};
 
 fn name_of<'a>(file: &'a SourceFile, node: Node) -> &'a str {
@@ -227,67 +229,38 @@ fn pass_session_at_call_sites(
     class_name: &str,
     param: &str,
 ) -> Result<Vec<FileEdits>, ManualReason> {
-    let project = call.project;
-    let candidates = project.candidates(&[]).map_err(|e| e.to_string())?;
-    let patterns = [format!("{class_name}()"), format!("$MODULE.{class_name}()")];
-    let patterns: Vec<Pattern> = patterns.iter().filter_map(|p| Pattern::compile(p).ok()).collect();
-    let needle = format!("{class_name}(");
+    let lookup = call.analysed.ctx.callers.ok_or("call sites are only known during a project run")?;
     let session_like = session_like();
-    let mut out = Vec::new();
-    for candidate in candidates {
-        let Some(text) = call.sources.text(&candidate.rel_path) else { continue };
-        if !text.contains(&needle) {
-            continue;
-        }
-        let Ok(file) = SourceFile::parse(candidate.rel_path.clone(), candidate.abs_path.clone(), text.into_bytes())
-        else {
+    let mut per_file: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
+    for site in lookup.call_sites(class_name) {
+        let file = &site.file;
+        let Some(node) = file.tree.root_node().descendant_for_byte_range(site.call.start, site.call.end) else {
             continue;
         };
-        let ctx = FileContext { file: &file, module: None, is_package: false, callers: None };
-        let mut edits = Vec::new();
-        let mut missing = None;
-        for_each_node(file.tree.root_node(), |node| {
-            let mut env = Bindings::default();
-            if !patterns.iter().any(|p| p.match_node(node, &ctx.file.text, &mut env)) {
-                return;
-            }
-            let in_scope = python::enclosing_function(node).and_then(|f| {
-                let params = f.child_by_field_name("parameters")?;
-                let mut cursor = params.walk();
-                let names: Vec<String> = params
-                    .named_children(&mut cursor)
-                    .map(|p| {
-                        if p.kind() == "identifier" {
-                            file.node_text(p).to_string()
-                        } else {
-                            name_of(&file, p).to_string()
-                        }
-                    })
-                    .collect();
-                names.into_iter().find(|n| session_like.is_match(n))
-            });
-            match (in_scope, node.child_by_field_name("arguments")) {
-                (Some(session), Some(args)) => {
-                    let inner = args.start_byte() + 1..args.end_byte() - 1;
-                    edits.push(Edit::replace(inner, format!("{param}={session}")));
-                }
-                _ => {
-                    let (line, _) = file.line_col(node.start_byte());
-                    missing = Some(format!(
-                        "`{class_name}()` at {}:{line} has no session in scope to pass; give its function a session first",
-                        file.rel_path
-                    ));
-                }
-            }
+        // Only constructions without arguments relied on the driver opening its own session.
+        let Some(args) = node.child_by_field_name("arguments").filter(|a| a.named_child_count() == 0) else {
+            continue;
+        };
+        let in_scope = python::enclosing_function(node).and_then(|f| {
+            let params = f.child_by_field_name("parameters")?;
+            let mut cursor = params.walk();
+            let names: Vec<String> = params
+                .named_children(&mut cursor)
+                .map(|p| if p.kind() == "identifier" { file.node_text(p) } else { name_of(file, p) }.to_string())
+                .collect();
+            names.into_iter().find(|n| session_like.is_match(n))
         });
-        if let Some(reason) = missing {
-            return Err(reason);
-        }
-        if !edits.is_empty() {
-            out.push(FileEdits::edit(file.rel_path.clone(), edits));
-        }
+        let Some(session) = in_scope else {
+            let (line, _) = file.line_col(node.start_byte());
+            return Err(format!(
+                "`{class_name}()` at {}:{line} has no session in scope to pass; give its function a session first",
+                file.rel_path
+            ));
+        };
+        let inner = args.start_byte() + 1..args.end_byte() - 1;
+        per_file.entry(file.rel_path.clone()).or_default().push(Edit::replace(inner, format!("{param}={session}")));
     }
-    Ok(out)
+    Ok(per_file.into_iter().map(|(path, edits)| FileEdits::edit(path, edits)).collect())
 }
 
 #[cfg(test)]
