@@ -11,7 +11,7 @@ use crate::tomlfile::{self, TomlFileError};
 
 pub const FILE_NAME: &str = "strata.toml";
 
-/// The default configuration: the HOC layout of DESIGN.md §2. `strata init` writes exactly this.
+/// The default configuration: the HOC layout of docs/design.md §1. `strata init` writes exactly this.
 pub const DEFAULT_TOML: &str = include_str!("default_config.toml");
 
 #[derive(Debug, Error)]

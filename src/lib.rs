@@ -16,6 +16,7 @@ pub mod engine;
 pub mod exceptions;
 pub mod fix;
 pub mod git;
+pub mod guard;
 pub mod layers;
 pub mod matching;
 pub mod output;

@@ -1,5 +1,5 @@
 //! The central rewrite (`l2-db-execute` / `l2-transaction`): four-file diffs of representative
-//! endpoints, the semantics of DESIGN.md §8, the manual shapes, and the sample app end to end.
+//! endpoints, the semantics of docs/design.md §5, the manual shapes, and the sample app end to end.
 
 mod common;
 
@@ -10,10 +10,24 @@ use common::*;
 
 const WIRING: &str = "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/__init__.py";
 
-/// A project with the default layout, a handlers package and the given L2 module at `shop/items.py`.
+/// A project with the default layout, the modules the L2 code imports from (the semantic guard
+/// checks that every import the rewrite writes resolves), a registry, a handlers package and the
+/// given L2 module at `shop/items.py`.
 fn project(l2: &str) -> tempfile::TempDir {
     let dir = init_project();
     write(dir.path(), WIRING, "def register_all_handlers(registry):\n    pass\n");
+    write(
+        dir.path(),
+        "backend/app/hoc/cus/hoc_spine/orchestrator/operation_registry.py",
+        "class OperationContext:\n    pass\n\n\nclass OperationResult:\n    pass\n\n\ndef get_operation_registry():\n    pass\n",
+    );
+    write(
+        dir.path(),
+        "backend/app/db.py",
+        "def get_session():\n    pass\n\n\ndef get_db():\n    pass\n\n\ndef open_session():\n    pass\n",
+    );
+    write(dir.path(), "backend/app/models.py", "class Item:\n    pass\n");
+    write(dir.path(), "backend/app/hoc/models.py", "class Item:\n    pass\n");
     write(dir.path(), "backend/app/hoc/api/cus/shop/items.py", l2);
     git_commit_all(dir.path());
     dir
@@ -56,9 +70,12 @@ async def list_items(page: int, tenant_id: str, session: AsyncSession = Depends(
 fn async_endpoint_with_count_and_pagination_becomes_four_files() {
     let dir = project(ASYNC_PAGINATED);
     let (diff, summary) = dry_run(dir.path());
-    assert!(summary.contains("Would fix 2 violations in 4 files"), "{summary}");
-    // The driver reads the module constant from its home module and returns both values.
-    assert!(diff.contains("+from app.hoc.api.cus.shop.items import PAGE_SIZE"), "{diff}");
+    // L2, driver, handler, wiring, and the new driver packages' `__init__.py`.
+    assert!(summary.contains("Would fix 2 violations in 6 files"), "{summary}");
+    // Layers point down: the driver gets its own copy of the L2 module's constant, never an
+    // import of the L2 module; and it returns both values.
+    assert!(diff.contains("+PAGE_SIZE = 20"), "{diff}");
+    assert!(!diff.contains("import PAGE_SIZE"), "{diff}");
     assert!(diff.contains("+    return {\"total\": total, \"rows\": rows}"), "{diff}");
     // Reads only: the handler does not commit.
     assert!(!diff.contains("commit()"), "{diff}");
@@ -96,7 +113,9 @@ fn sync_write_keeps_sync_session_flushes_and_moves_the_transaction_to_the_handle
     let dir = project(SYNC_WRITE);
     let (diff, _) = dry_run(dir.path());
     // Sync stays sync: the driver is a plain function and the session is never awaited.
-    assert!(diff.contains("+def create_item(db, *, name, item):"), "{diff}");
+    // The statement that builds what the database code consumes (`item = Item(...)`) moves too.
+    assert!(diff.contains("+def create_item(db, *, name):"), "{diff}");
+    assert!(diff.contains("+    item = Item(name=name)"), "{diff}");
     assert!(diff.contains("+            ctx.session.commit()"), "{diff}");
     assert!(!diff.contains("await ctx.session"), "{diff}");
     // The endpoint must await the registry, so it becomes async (nothing else wraps or calls it).
@@ -145,7 +164,11 @@ fn an_existing_handler_module_and_class_are_extended_not_duplicated() {
     let wiring = read(dir.path(), WIRING);
     assert_eq!(wiring.matches("shop_handler.register(registry)").count(), 1, "{wiring}");
     let driver = read(dir.path(), "backend/app/hoc/cus/shop/L6_drivers/items_driver.py");
-    assert_eq!(driver.matches("from app.hoc.api.cus.shop.items import PAGE_SIZE").count(), 1, "{driver}");
+    assert_eq!(driver.matches("PAGE_SIZE = 20").count(), 1, "{driver}");
+    // Every new package gets its `__init__.py`.
+    assert!(dir.path().join("backend/app/hoc/cus/shop/__init__.py").is_file());
+    assert!(dir.path().join("backend/app/hoc/cus/shop/L6_drivers/__init__.py").is_file());
+    assert!(!driver.contains("app.hoc.api"), "{driver}");
     snapshot(
         "extract_extended_handler",
         &format!("{handler}\n# ---- wiring ----\n{wiring}\n# ---- driver ----\n{driver}"),
@@ -264,7 +287,7 @@ fn unsafe_shapes_are_reported_manual_with_reasons_and_left_untouched() {
         ("rebinds", "the session `db` is rebound"),
         ("swallows", "does not re-raise"),
         ("reads_request", "`request` at line"),
-        ("guarded", "whose `except` stays in L2"),
+        ("guarded", "whose `except ValueError` (line 78) stays in L2"),
         ("helper", "is not a router endpoint"),
     ];
     for (endpoint, reason) in expect {
@@ -442,4 +465,204 @@ fn a_driver_that_binds_an_imported_name_differently_is_not_extended() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("already binds `select` differently"), "{stdout}");
     assert!(tree_bytes(dir.path()) == before, "nothing may change: {stdout}");
+}
+
+/// The independent audit (tests/audit_migration.py, Python's own `ast`) of the given files of `root`.
+fn audit(root: &Path, files: &[String]) -> BTreeSet<String> {
+    let out = std::process::Command::new(python())
+        .arg(repo_root().join("tests/audit_migration.py"))
+        .arg(root)
+        .arg("--files")
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    // Findings without line numbers: a finding the code had before the rewrite is not new.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let path = parts.next().unwrap_or_default();
+            parts.next();
+            format!("{path}:{}", parts.next().unwrap_or_default())
+        })
+        .collect()
+}
+
+/// The second sample backend, written in the shapes real backends have (helpers, try/except
+/// wrappers, guard clauses, trailing returns, an annotated `register(registry: T)`, a
+/// string-annotated `register_all_handlers` with lazy imports, stale router copies, tenants
+/// read from an auth object, a foreign handler class with the name strata would pick): its
+/// suite passes before and after `strata fix`, the independent audit finds nothing new in the
+/// changed files, and a second fix changes nothing.
+#[test]
+fn shapes_app_suite_passes_before_and_after_fix_and_the_audit_finds_nothing_new() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    copy_dir(&repo_root().join("examples/shapes_app"), &app);
+    git_commit_all(&app);
+    let pytest = |when: &str| {
+        let out = std::process::Command::new(python())
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .current_dir(app.join("backend"))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "pytest {when} the migration failed:\n{text}");
+        assert!(text.contains(" passed"), "{text}");
+    };
+    pytest("before");
+    let before = tree_bytes(&app);
+    let (code, stdout, stderr) = run(&app, &["fix", "--json", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    let outcome = json(&stdout);
+    let migrated = outcome["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|cs| matches!(cs["rule"].as_str(), Some("l2-db-execute" | "l2-transaction")))
+        .count();
+    assert!(migrated >= 4, "only {migrated} endpoints migrated: {stdout}");
+    let after = tree_bytes(&app);
+    let changed: Vec<String> =
+        after.iter().filter(|(p, b)| p.ends_with(".py") && before.get(*p) != Some(b)).map(|(p, _)| p.clone()).collect();
+    assert!(!changed.is_empty());
+    pytest("after");
+
+    // What the audit finds in the changed files now, it found in them before (stale imports of
+    // the unimported router copies, which strata refuses to carry into drivers).
+    let existed: Vec<String> = changed.iter().filter(|p| before.contains_key(*p)).cloned().collect();
+    let git_stash = |args: &[&str]| git(&app, args);
+    let now = audit(&app, &changed);
+    git_stash(&["stash", "--include-untracked"]);
+    let was = audit(&app, &existed);
+    git_stash(&["stash", "pop"]);
+    let new: Vec<&String> = now.difference(&was).collect();
+    assert!(new.is_empty(), "the rewrite introduced: {new:#?}");
+
+    git_commit_all(&app);
+    let (code, _, stderr) = run(&app, &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(git(&app, &["status", "--porcelain"]).trim().is_empty(), "a second fix changed files");
+}
+
+const TENANT_AND_KEYWORDS: &str = r#"from fastapi import APIRouter, Depends
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import get_session
+from app.models import Item
+
+router = APIRouter()
+
+
+class Page:
+    def __init__(self, items, total):
+        self.items, self.total = items, total
+
+
+@router.get("/items")
+async def list_items(q: str = "", auth=Depends(get_session), session: AsyncSession = Depends(get_session)):
+    if not q:
+        return Page(items=[], total=0)
+    total = (await session.execute(select(func.count(Item.id)).where(Item.tenant_id == auth.tenant_id))).scalar_one()
+    items = (await session.execute(select(Item).where(Item.name == q))).scalars().all()
+    return Page(items=items, total=total)
+"#;
+
+/// Regressions seen on a real backend: a name bound only as a keyword argument (`total=0`) was
+/// passed to the registry as if it were a variable, and the tenant was `None` although the
+/// endpoint reads it from its auth object.
+#[test]
+fn keyword_argument_names_are_not_variables_and_the_tenant_comes_from_the_auth_object() {
+    let dir = project(TENANT_AND_KEYWORDS);
+    let (diff, summary) = dry_run(dir.path());
+    assert!(summary.contains("Would fix 2 violations"), "{summary}\n{diff}");
+    assert!(diff.contains("+            tenant_id=auth.tenant_id,"), "{diff}");
+    assert!(diff.contains("+            params={\"method\": \"list_items\", \"auth\": auth, \"q\": q},"), "{diff}");
+    assert!(diff.contains("+async def list_items(session, *, auth, q):"), "{diff}");
+}
+
+/// Regressions seen on a real backend: `register(registry: OperationRegistry)` got
+/// `registry: OperationRegistry.register(...)` (an annotation, never run), and a string-annotated
+/// `register_all_handlers(registry: "OperationRegistry")` became a syntax error. Registrations are
+/// plain statements on the parameter's name, and lazy imports stay lazy.
+#[test]
+fn registrations_run_with_annotated_registry_parameters_and_lazy_wiring() {
+    let dir = project(ASYNC_PAGINATED);
+    write(
+        dir.path(),
+        "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/shop_handler.py",
+        "from app.hoc.cus.hoc_spine.orchestrator.operation_registry import OperationContext, OperationResult\n\n\n\
+         class ShopStatsHandler:\n    async def execute(self, ctx: OperationContext) -> OperationResult:\n        return OperationResult.ok({})\n\n\n\
+         def register(registry: \"OperationRegistry\") -> None:\n    registry.register(\"shop.stats\", ShopStatsHandler())\n",
+    );
+    write(
+        dir.path(),
+        WIRING,
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from app.hoc.cus.hoc_spine.orchestrator.operation_registry import OperationContext\n\n\n\
+         def register_all_handlers(registry: \"OperationRegistry\") -> None:\n    \"\"\"Handlers are imported lazily.\"\"\"\n    \
+         from app.hoc.cus.hoc_spine.orchestrator.handlers import other_handler\n\n    other_handler.register(registry)\n",
+    );
+    write(
+        dir.path(),
+        "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/other_handler.py",
+        "def register(registry):\n    pass\n",
+    );
+    git_commit_all(dir.path());
+    let (code, _, stderr) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    let handler = read(dir.path(), "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/shop_handler.py");
+    assert!(handler.contains("\n    registry.register(\"shop.items\", ShopItemsHandler())\n"), "{handler}");
+    assert!(!handler.contains("registry: \"OperationRegistry\".register"), "{handler}");
+    let wiring = read(dir.path(), WIRING);
+    assert!(
+        wiring.contains(
+            "    from app.hoc.cus.hoc_spine.orchestrator.handlers import shop_handler\n\n    shop_handler.register(registry)\n"
+        ),
+        "{wiring}"
+    );
+    assert!(!wiring.starts_with("from app.hoc.cus.hoc_spine.orchestrator.handlers import shop_handler"), "{wiring}");
+    // The registration runs: Python itself registers the operation.
+    let script = "import sys\nsys.path.insert(0, 'backend')\nimport types\n\
+                  seen = []\nclass R:\n    def register(self, name, handler):\n        seen.append(name)\n\
+                  from app.hoc.cus.hoc_spine.orchestrator.handlers import register_all_handlers\n\
+                  register_all_handlers(R())\nprint(sorted(seen))\n";
+    let out = std::process::Command::new(python()).args(["-c", script]).current_dir(dir.path()).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "['shop.items', 'shop.stats']", "{out:?}");
+}
+
+const STALE_COPY: &str = r#"from fastapi import APIRouter, Depends
+from sqlalchemy import select
+
+from ..legacy_db import get_legacy_session
+from ..models.legacy import LegacyItem
+
+router = APIRouter()
+
+
+@router.get("/legacy")
+def list_legacy(session=Depends(get_legacy_session)):
+    rows = session.execute(select(LegacyItem)).scalars().all()
+    return [r.name for r in rows]
+"#;
+
+/// Regression seen on a real backend: a stale router copy that Python never imports had relative
+/// imports of modules that do not exist, and its drivers carried them (`app.hoc.api.cus.models...`).
+/// The semantic guard refuses to write an import that does not resolve.
+#[test]
+fn imports_that_do_not_resolve_are_never_carried_into_a_driver() {
+    let dir = project(STALE_COPY);
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--json", "--color", "never"]);
+    assert!(code == 0 || code == 1, "{stderr}");
+    assert!(!dir.path().join("backend/app/hoc/cus/shop/L6_drivers/items_driver.py").exists());
+    let outcome = json(&stdout);
+    let why: Vec<String> =
+        outcome["dropped"].as_array().unwrap().iter().map(|d| d["why"].as_str().unwrap().to_string()).collect();
+    assert!(
+        why.iter().any(|w| w.contains("[unresolved-import]") && w.contains("does not exist in the project")),
+        "{why:#?}"
+    );
+    assert!(outcome["applied"].as_array().unwrap().is_empty(), "{stdout}");
 }

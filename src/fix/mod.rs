@@ -169,7 +169,7 @@ pub fn run(
                     }
                 }
             }
-            match validate(project, &cs, &outcome.contents) {
+            match validate(project, &sources, &cs) {
                 Ok(()) => staged.push(cs),
                 Err(why) => {
                     rejected.insert(fingerprint(&cs));
@@ -205,11 +205,13 @@ pub fn current_text(project: &Project, contents: &Contents, rel: &str) -> Option
     contents.get(rel).cloned().or_else(|| std::fs::read_to_string(project.root().join(rel)).ok())
 }
 
-/// Applies one change set alone to the current texts and checks each Python file still parses.
-fn validate(project: &Project, cs: &ChangeSet, contents: &Contents) -> Result<(), String> {
+/// Applies one change set alone to the current texts and checks each Python file still parses
+/// and, through the semantic guard, still means something: no fact the files did not have before.
+fn validate(project: &Project, sources: &Sources, cs: &ChangeSet) -> Result<(), String> {
+    let mut overlay = sources::Overlay::new(sources);
     for file in &cs.files {
         edit::resolve_in_root(project.root(), &file.path).map_err(|e| e.to_string())?;
-        let current = current_text(project, contents, &file.path);
+        let current = sources.text(&file.path);
         if file.create && current.is_some() {
             return Err(format!("{} already exists", file.path));
         }
@@ -228,9 +230,13 @@ fn validate(project: &Project, cs: &ChangeSet, contents: &Contents) -> Result<()
                     ));
                 }
             }
+            overlay.put(&file.path, new);
         }
     }
-    Ok(())
+    match overlay.new_facts(&project.config).first() {
+        Some(fact) => Err(format!("the fix would leave code that does not work: {fact}")),
+        None => Ok(()),
+    }
 }
 
 /// Applies the staged (non-conflicting, individually valid) change sets to the run's contents.

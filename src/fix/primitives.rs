@@ -133,6 +133,51 @@ pub fn imports_made_unused(before: &SourceFile, after: &SourceFile) -> Vec<Edit>
     dedupe_import_edits(after, edits)
 }
 
+/// Edits on `after` that delete private top-level functions (`_name`) the change made unused:
+/// referenced in `before` outside their own definition, referenced nowhere in `after`. A private
+/// name is the module's own business, so no other module is expected to import it.
+pub fn private_functions_made_unused(before: &SourceFile, after: &SourceFile) -> Vec<Edit> {
+    let references = |file: &SourceFile, def: Option<Node>, name: &str| {
+        let mut count = 0;
+        walk_identifiers(file.tree.root_node(), &mut |n| {
+            let inside_def = def.is_some_and(|d| n.start_byte() >= d.start_byte() && n.end_byte() <= d.end_byte());
+            if !inside_def && file.node_text(n) == name {
+                count += 1;
+            }
+        });
+        count
+    };
+    let mut edits = Vec::new();
+    for stmt in statements(after.tree.root_node()) {
+        let def =
+            if stmt.kind() == "decorated_definition" { stmt.child_by_field_name("definition") } else { Some(stmt) };
+        let Some(def) = def.filter(|d| d.kind() == "function_definition") else { continue };
+        let Some(name) = def.child_by_field_name("name").map(|n| after.node_text(n)) else { continue };
+        if !name.starts_with('_') || name.starts_with("__") {
+            continue;
+        }
+        let before_def = statements(before.tree.root_node()).into_iter().find(|s| {
+            let d = if s.kind() == "decorated_definition" { s.child_by_field_name("definition") } else { Some(*s) };
+            d.and_then(|d| d.child_by_field_name("name")).is_some_and(|n| before.node_text(n) == name)
+        });
+        if references(before, before_def, name) > 0 && references(after, Some(stmt), name) == 0 {
+            edits.extend(delete_statement(after, stmt));
+        }
+    }
+    edits
+}
+
+fn walk_identifiers<'t>(node: Node<'t>, visit: &mut impl FnMut(Node<'t>)) {
+    if node.kind() == "identifier" {
+        visit(node);
+        return;
+    }
+    let mut cursor = node.walk();
+    for child in node.children(&mut cursor) {
+        walk_identifiers(child, visit);
+    }
+}
+
 /// When every name of a `from` import is removed, the separate name edits become one line deletion.
 fn dedupe_import_edits(file: &SourceFile, edits: Vec<Edit>) -> Vec<Edit> {
     let mut out: Vec<Edit> = Vec::new();

@@ -4,8 +4,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use std::collections::BTreeSet;
+
 use super::Contents;
+use crate::config::Config;
 use crate::engine::Project;
+use crate::guard::{self, Fact, Guard, ProjectFiles};
 use crate::python::scope::{self, ModuleBinding};
 use crate::python::SourceFile;
 
@@ -14,11 +18,19 @@ pub struct Sources<'a> {
     pub contents: &'a Contents,
     parsed: Mutex<HashMap<String, Result<Arc<SourceFile>, String>>>,
     bindings: Mutex<HashMap<String, Arc<Vec<ModuleBinding>>>>,
+    /// Semantic facts of files as they stand in this pass, the baseline a change set is judged against.
+    facts: Mutex<HashMap<String, Arc<Vec<Fact>>>>,
 }
 
 impl<'a> Sources<'a> {
     pub fn new(project: &'a Project, contents: &'a Contents) -> Self {
-        Sources { project, contents, parsed: Mutex::new(HashMap::new()), bindings: Mutex::new(HashMap::new()) }
+        Sources {
+            project,
+            contents,
+            parsed: Mutex::new(HashMap::new()),
+            bindings: Mutex::new(HashMap::new()),
+            facts: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The current text of a project file, `None` when it does not exist.
@@ -52,5 +64,121 @@ impl<'a> Sources<'a> {
             cache.insert(file.rel_path.clone(), bindings.clone());
         }
         bindings
+    }
+
+    /// The semantic facts of a file as it stands in this pass (cached).
+    fn facts(&self, file: &SourceFile) -> Arc<Vec<Fact>> {
+        if let Some(known) = self.facts.lock().ok().and_then(|f| f.get(&file.rel_path).cloned()) {
+            return known;
+        }
+        let facts = Arc::new(Guard::new(&self.project.config).file_facts(self, file));
+        if let Ok(mut cache) = self.facts.lock() {
+            cache.insert(file.rel_path.clone(), facts.clone());
+        }
+        facts
+    }
+
+    fn dir_exists_in_run(&self, rel: &str) -> bool {
+        let prefix = format!("{rel}/");
+        self.project.root().join(rel).is_dir() || self.contents.keys().any(|k| k.starts_with(&prefix))
+    }
+}
+
+impl ProjectFiles for Sources<'_> {
+    fn parsed(&self, rel: &str) -> Option<Arc<SourceFile>> {
+        Sources::parsed(self, rel).ok().flatten()
+    }
+
+    fn dir_exists(&self, rel: &str) -> bool {
+        self.dir_exists_in_run(rel)
+    }
+}
+
+/// The files of a pass with one change set applied, for judging what the change set means.
+pub struct Overlay<'s, 'a> {
+    base: &'s Sources<'a>,
+    files: HashMap<String, Option<Arc<SourceFile>>>,
+}
+
+impl<'s, 'a> Overlay<'s, 'a> {
+    pub fn new(base: &'s Sources<'a>) -> Self {
+        Overlay { base, files: HashMap::new() }
+    }
+
+    /// The new text of a Python file (a file that does not parse counts as missing).
+    pub fn put(&mut self, rel: &str, text: String) {
+        let parsed = SourceFile::parse(rel.to_string(), self.base.project.root().join(rel), text.into_bytes());
+        self.files.insert(rel.to_string(), parsed.ok().map(Arc::new));
+    }
+
+    /// Facts of the changed files that they did not have before: unbound names, unresolved
+    /// imports (modules outside the project are fine when the changed files already imported
+    /// them), imports up the layers, calls that do not fit, and newly dispatched operations that
+    /// no running registration provides.
+    pub fn new_facts(&self, config: &Config) -> Vec<Fact> {
+        let guard = Guard::new(config);
+        let mut known_external: BTreeSet<String> = BTreeSet::new();
+        let mut before_ops: BTreeSet<String> = BTreeSet::new();
+        let mut out = Vec::new();
+        let mut new_ops: Vec<&Arc<SourceFile>> = Vec::new();
+        for path in self.files.keys() {
+            if let Some(before) = Sources::parsed(self.base, path).ok().flatten() {
+                known_external.extend(guard::imported_modules(config, &before));
+                before_ops.extend(guard.dispatched(&before).into_iter().map(|(op, _)| op));
+            }
+        }
+        let tops: BTreeSet<&str> = known_external.iter().filter_map(|m| m.split('.').next()).collect();
+        for (path, after) in &self.files {
+            let Some(after) = after else { continue };
+            let before = Sources::parsed(self.base, path).ok().flatten().map(|b| self.base.facts(&b));
+            let facts = guard.file_facts(self, after);
+            let fresh = guard::new_facts(before.as_deref().map(Vec::as_slice).unwrap_or(&[]), facts);
+            out.extend(
+                fresh.into_iter().filter(|f| {
+                    !f.external.as_deref().is_some_and(|m| tops.contains(m.split('.').next().unwrap_or(m)))
+                }),
+            );
+            if guard.dispatched(after).iter().any(|(op, _)| !before_ops.contains(op)) {
+                new_ops.push(after);
+            }
+        }
+        let handlers_dir = format!("{}/", config.file.registry.handlers_dir);
+        if self.files.keys().any(|p| p.starts_with(&handlers_dir)) {
+            let before = guard::duplicates(&guard.registered(self.base));
+            for op in guard::duplicates(&guard.registered(self)).difference(&before) {
+                out.push(Fact {
+                    check: guard::Check::DuplicateRegistration,
+                    path: format!("{}__init__.py", handlers_dir),
+                    line: 1,
+                    message: format!("operation `{op}` would be registered twice; the registry refuses the second"),
+                    key: op.clone(),
+                    external: None,
+                });
+            }
+        }
+        if !new_ops.is_empty() {
+            let registered = guard.registered(self);
+            for file in new_ops {
+                out.extend(guard.unregistered(file, &registered).into_iter().filter(|f| {
+                    let op = f.key.rsplit('|').next().unwrap_or_default();
+                    !before_ops.contains(op)
+                }));
+            }
+        }
+        out
+    }
+}
+
+impl ProjectFiles for Overlay<'_, '_> {
+    fn parsed(&self, rel: &str) -> Option<Arc<SourceFile>> {
+        match self.files.get(rel) {
+            Some(file) => file.clone(),
+            None => Sources::parsed(self.base, rel).ok().flatten(),
+        }
+    }
+
+    fn dir_exists(&self, rel: &str) -> bool {
+        let prefix = format!("{rel}/");
+        self.base.dir_exists_in_run(rel) || self.files.keys().any(|k| k.starts_with(&prefix))
     }
 }

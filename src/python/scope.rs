@@ -142,6 +142,301 @@ pub fn module_bindings(tree: &Tree, source: &[u8]) -> Vec<ModuleBinding> {
     sink.out
 }
 
+/// Where a read happens, for sinks that judge single reads.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadAt<'t> {
+    pub node: Node<'t>,
+    /// The read runs where the walk meets it: in the walked scope's own body and outside any
+    /// loop (a loop body may run again with later bindings in place).
+    pub ordered: bool,
+    /// The read is in a nested function or class body (which judges it as its own scope).
+    pub nested: bool,
+}
+
+/// A read that no binding reaches at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnboundRead {
+    pub name: String,
+    /// 1-based line of the read.
+    pub line: usize,
+    /// `true`: a local of the scope read before any path binds it (`UnboundLocalError`);
+    /// `false`: bound nowhere Python looks (`NameError`).
+    pub before_assignment: bool,
+}
+
+/// Reads that Python cannot bind, in the module's own code and in every function of it, with
+/// the name of the function (`None` for module code): names bound nowhere (not a local, an
+/// enclosing function's name, a module name or a builtin), and locals read where no path has
+/// bound them yet. A nested function's free names are judged only as "bound nowhere" by its
+/// parent's walk; its own locals by its own. A star import makes module names statically
+/// unknown: then only locals are judged.
+pub fn unbound_reads(tree: &Tree, source: &[u8]) -> Vec<(Option<String>, UnboundRead)> {
+    let root = tree.root_node();
+    let module = ScopeInfo::of(root, source);
+    let star = has_star_import(root);
+    let mut scopes = vec![root];
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        let mut cursor = n.walk();
+        for c in n.named_children(&mut cursor) {
+            if c.kind() == "function_definition" {
+                scopes.push(c);
+            }
+            stack.push(c);
+        }
+    }
+    let mut out = Vec::new();
+    for scope in scopes {
+        let own = if scope.kind() == "module" { module.clone() } else { ScopeInfo::of(scope, source) };
+        let mut enclosing = Vec::new();
+        let mut cur = scope.parent();
+        while let Some(n) = cur {
+            if n.kind() == "function_definition" {
+                enclosing.push(ScopeInfo::of(n, source));
+            }
+            cur = n.parent();
+        }
+        let mut sink = UnboundSink { module: &module, star, own, enclosing, out: Vec::new() };
+        let mut state = State::default();
+        let body = if scope.kind() == "module" {
+            Some(scope)
+        } else {
+            if let Some(params) = scope.child_by_field_name("parameters") {
+                for name in parameter_names(params, source) {
+                    state.bind(&name);
+                }
+            }
+            scope.child_by_field_name("body")
+        };
+        if let Some(body) = body {
+            Walker::new(source, &mut sink, Mode::Range).stmts(&statements(body), &mut state);
+        }
+        let owner = scope.child_by_field_name("name").map(|n| text(n, source).to_string());
+        out.extend(sink.out.into_iter().map(|r| (owner.clone(), r)));
+    }
+    out
+}
+
+fn has_star_import(root: Node<'_>) -> bool {
+    statements(root).iter().any(|s| {
+        s.kind() == "import_from_statement" && {
+            let mut cursor = s.walk();
+            let found = s.named_children(&mut cursor).any(|c| c.kind() == "wildcard_import");
+            found
+        }
+    })
+}
+
+/// Python's builtins and the names every module has, which need no binding.
+const BUILTINS: &[&str] = &[
+    "ArithmeticError",
+    "AssertionError",
+    "AttributeError",
+    "BaseException",
+    "BaseExceptionGroup",
+    "BlockingIOError",
+    "BrokenPipeError",
+    "BufferError",
+    "BytesWarning",
+    "ChildProcessError",
+    "ConnectionAbortedError",
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "DeprecationWarning",
+    "EOFError",
+    "Ellipsis",
+    "EncodingWarning",
+    "EnvironmentError",
+    "Exception",
+    "ExceptionGroup",
+    "False",
+    "FileExistsError",
+    "FileNotFoundError",
+    "FloatingPointError",
+    "FutureWarning",
+    "GeneratorExit",
+    "IOError",
+    "ImportError",
+    "ImportWarning",
+    "IndentationError",
+    "IndexError",
+    "InterruptedError",
+    "IsADirectoryError",
+    "KeyError",
+    "KeyboardInterrupt",
+    "LookupError",
+    "MemoryError",
+    "ModuleNotFoundError",
+    "NameError",
+    "None",
+    "NotADirectoryError",
+    "NotImplemented",
+    "NotImplementedError",
+    "OSError",
+    "OverflowError",
+    "PendingDeprecationWarning",
+    "PermissionError",
+    "ProcessLookupError",
+    "PythonFinalizationError",
+    "RecursionError",
+    "ReferenceError",
+    "ResourceWarning",
+    "RuntimeError",
+    "RuntimeWarning",
+    "StopAsyncIteration",
+    "StopIteration",
+    "SyntaxError",
+    "SyntaxWarning",
+    "SystemError",
+    "SystemExit",
+    "TabError",
+    "TimeoutError",
+    "True",
+    "TypeError",
+    "UnboundLocalError",
+    "UnicodeDecodeError",
+    "UnicodeEncodeError",
+    "UnicodeError",
+    "UnicodeTranslateError",
+    "UnicodeWarning",
+    "UserWarning",
+    "ValueError",
+    "Warning",
+    "ZeroDivisionError",
+    "__build_class__",
+    "__builtins__",
+    "__debug__",
+    "__doc__",
+    "__file__",
+    "__import__",
+    "__loader__",
+    "__name__",
+    "__package__",
+    "__path__",
+    "__spec__",
+    "__annotations__",
+    "__dict__",
+    "__cached__",
+    "abs",
+    "aiter",
+    "all",
+    "anext",
+    "any",
+    "ascii",
+    "bin",
+    "bool",
+    "breakpoint",
+    "bytearray",
+    "bytes",
+    "callable",
+    "chr",
+    "classmethod",
+    "compile",
+    "complex",
+    "copyright",
+    "credits",
+    "delattr",
+    "dict",
+    "dir",
+    "divmod",
+    "enumerate",
+    "eval",
+    "exec",
+    "exit",
+    "filter",
+    "float",
+    "format",
+    "frozenset",
+    "getattr",
+    "globals",
+    "hasattr",
+    "hash",
+    "help",
+    "hex",
+    "id",
+    "input",
+    "int",
+    "isinstance",
+    "issubclass",
+    "iter",
+    "len",
+    "license",
+    "list",
+    "locals",
+    "map",
+    "max",
+    "memoryview",
+    "min",
+    "next",
+    "object",
+    "oct",
+    "open",
+    "ord",
+    "pow",
+    "print",
+    "property",
+    "quit",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "setattr",
+    "slice",
+    "sorted",
+    "staticmethod",
+    "str",
+    "sum",
+    "super",
+    "tuple",
+    "type",
+    "vars",
+    "zip",
+    "__class__",
+    "__qualname__",
+    "__module__",
+];
+
+/// Judges every read of the walked scope against Python's lookup rules.
+struct UnboundSink<'m> {
+    module: &'m ScopeInfo,
+    star: bool,
+    own: ScopeInfo,
+    enclosing: Vec<ScopeInfo>,
+    out: Vec<UnboundRead>,
+}
+
+impl<'t> Sink<'t> for UnboundSink<'_> {
+    fn read(&mut self, name: &str, global: bool, state: &State, at: ReadAt<'t>) {
+        // A nested function judges its own free names with its own enclosing scopes (class
+        // bodies are not judged).
+        if state.dead || at.nested {
+            return;
+        }
+        let line = at.node.start_position().row + 1;
+        let declared_global = global || self.own.globals.contains(name);
+        if !declared_global && self.own.is_local(name) {
+            // Only a read the walk orders for certain can be judged "before assignment"; a
+            // `del` or an except alias leaves `may` empty too, so it needs a later binding as well.
+            let later = self.own.bindings.iter().any(|(n, at_byte)| n == name && *at_byte > at.node.start_byte());
+            if at.ordered && !state.may.contains(name) && !self.own.params.contains(name) && later {
+                self.out.push(UnboundRead { name: name.to_string(), line, before_assignment: true });
+            }
+            return;
+        }
+        let bound = self.own.nonlocals.contains(name)
+            || (!declared_global && self.enclosing.iter().any(|s| s.is_local(name) || s.nonlocals.contains(name)))
+            || self.module.is_local(name)
+            || self.module.declared.contains(name)
+            || BUILTINS.contains(&name)
+            || self.star;
+        if !bound && !self.out.iter().any(|u| u.name == name && !u.before_assignment) {
+            self.out.push(UnboundRead { name: name.to_string(), line, before_assignment: false });
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Node helpers
 // ---------------------------------------------------------------------------------------------
@@ -323,8 +618,9 @@ enum Decl {
 /// Receives the events of the walked scope. Events from nested scopes only arrive as reads of
 /// names free in them; their own bindings are filtered out by the walker.
 trait Sink<'t> {
-    /// `global` is true when a nested scope declared the name `global`.
-    fn read(&mut self, _name: &str, _global: bool, _state: &State) {}
+    /// `global` is true when a nested scope declared the name `global`. `at` is the reading node;
+    /// `ordered` is true when the read runs where the walk sees it (own body, outside any loop).
+    fn read(&mut self, _name: &str, _global: bool, _state: &State, _at: ReadAt<'t>) {}
     fn bind(&mut self, _name: &str, _node: Node<'t>, _site: &BindSite) {}
     /// Explicit `del name`.
     fn delete(&mut self, _name: &str, _node: Node<'t>) {}
@@ -431,11 +727,16 @@ impl<'a, 't> Walker<'a, 't> {
 
     // --- name events -------------------------------------------------------------------------
 
-    fn read_name(&mut self, name: &str, state: &State) {
+    fn read_name(&mut self, name: &str, node: Node<'t>, state: &State) {
+        let at = ReadAt {
+            node,
+            ordered: self.nested.is_empty() && self.loops.is_empty(),
+            nested: self.nested.iter().any(|n| n.kind != ScopeKind::Comprehension),
+        };
         match self.resolve(name, false) {
             Resolution::Local => {}
-            Resolution::Outer => self.sink.read(name, false, state),
-            Resolution::Global => self.sink.read(name, true, state),
+            Resolution::Outer => self.sink.read(name, false, state, at),
+            Resolution::Global => self.sink.read(name, true, state, at),
         }
     }
 
@@ -447,10 +748,11 @@ impl<'a, 't> Walker<'a, 't> {
         } else {
             // A nested scope writing a `nonlocal`/`global` name touches an outer variable:
             // report it as a use of that variable.
+            let at = ReadAt { node, ordered: false, nested: true };
             match self.resolve(&name, false) {
                 Resolution::Local => {}
-                Resolution::Outer => self.sink.read(&name, false, state),
-                Resolution::Global => self.sink.read(&name, true, state),
+                Resolution::Outer => self.sink.read(&name, false, state, at),
+                Resolution::Global => self.sink.read(&name, true, state, at),
             }
         }
     }
@@ -957,7 +1259,7 @@ impl<'a, 't> Walker<'a, 't> {
         match node.kind() {
             "identifier" => {
                 let name = self.name(node);
-                self.read_name(&name, state);
+                self.read_name(&name, node, state);
             }
             // `a.b` reads only `a`; `f(x=1)` does not read `x`.
             "attribute" => self.field_expr(node, "object", state),
@@ -1202,7 +1504,7 @@ fn enclosing_loops<'t>(block: Node<'t>, scope: Node<'t>) -> Vec<Node<'t>> {
 // ---------------------------------------------------------------------------------------------
 
 /// The names a scope owns, found by walking its body with a [`CollectSink`].
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct ScopeInfo {
     params: HashSet<String>,
     /// Every binding with its byte offset (dead code included: scoping is static).
@@ -1373,7 +1675,7 @@ impl<'r> RangeSink<'r> {
 }
 
 impl<'t> Sink<'t> for RangeSink<'_> {
-    fn read(&mut self, name: &str, global: bool, state: &State) {
+    fn read(&mut self, name: &str, global: bool, state: &State, _at: ReadAt<'t>) {
         if state.dead || state.must.contains(name) || self.classified.contains(name) {
             return;
         }
@@ -1408,7 +1710,7 @@ struct AfterSink {
 }
 
 impl<'t> Sink<'t> for AfterSink {
-    fn read(&mut self, name: &str, global: bool, state: &State) {
+    fn read(&mut self, name: &str, global: bool, state: &State, _at: ReadAt<'t>) {
         if !global && !state.dead && !state.must.contains(name) && self.candidates.contains(name) {
             self.used.insert(name.to_string());
         }
@@ -1450,6 +1752,30 @@ impl ModuleSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unbound(src: &str) -> Vec<(Option<String>, String, bool)> {
+        let tree = parse(src);
+        unbound_reads(&tree, src.as_bytes()).into_iter().map(|(o, r)| (o, r.name, r.before_assignment)).collect()
+    }
+
+    #[test]
+    fn a_keyword_argument_name_binds_nothing() {
+        let src = "def f(q):\n    if not q:\n        return Page(total=0)\n    return total\n\nclass Page:\n    pass\n";
+        assert_eq!(unbound(src), vec![(Some("f".into()), "total".into(), false)]);
+    }
+
+    #[test]
+    fn a_local_read_before_its_assignment_is_reported_outside_loops_only() {
+        let src = "def f():\n    x = y + 1\n    y = 2\n    return x\n\ndef g(items):\n    for i in items:\n        if i:\n            print(last)\n        last = i\n";
+        assert_eq!(unbound(src), vec![(Some("f".into()), "y".into(), true)]);
+    }
+
+    #[test]
+    fn builtins_module_names_enclosing_scopes_and_star_imports_bind() {
+        let src = "import os\nLIMIT = 3\n\ndef outer(a):\n    def inner():\n        return len(os.sep) + LIMIT + a + __name__.count('x')\n    return inner\n";
+        assert!(unbound(src).is_empty(), "{:?}", unbound(src));
+        assert!(unbound("from m import *\n\ndef f():\n    return anything\n").is_empty());
+    }
 
     fn parse(src: &str) -> Tree {
         let mut parser = tree_sitter::Parser::new();

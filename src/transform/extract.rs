@@ -163,16 +163,33 @@ impl ImportLine {
     }
 }
 
-/// The imports that give the driver the module-level names the moved code reads, from where the
-/// L2 module got them (relative imports made absolute; L2's own constants from the L2 module).
-fn driver_imports(
+/// What the driver needs so that the module-level names the moved code reads are bound there.
+#[derive(Debug, Default)]
+struct Carried {
+    /// Imports from where the L2 module got each name (relative imports made absolute).
+    imports: Vec<ImportLine>,
+    /// Definitions of the L2 module itself (constants, loggers, helper functions), copied in
+    /// dependency order: layers point down, so the driver never imports the L2 module.
+    definitions: Vec<(String, String)>,
+    /// Definitions being carried right now (a cycle between helpers ends here).
+    visiting: Vec<String>,
+}
+
+/// Collects, for the module-level `names` the moved code reads, the imports and the L2 module's
+/// own definitions the driver needs, following what those definitions read in turn. A class of
+/// the L2 module, or a definition that reaches an HTTP name, cannot move: manual.
+fn carry(
     file: &SourceFile,
     bindings: &[ModuleBinding],
     l2_module: Option<&str>,
     names: &[String],
-) -> Result<Vec<ImportLine>, ManualReason> {
-    let mut lines = Vec::new();
+    http_names: &[String],
+    carried: &mut Carried,
+) -> Result<(), ManualReason> {
     for name in names {
+        if carried.definitions.iter().any(|(n, _)| n == name) || carried.visiting.contains(name) {
+            continue;
+        }
         let Some(binding) = bindings.iter().rev().find(|b| &b.name == name) else { continue };
         let line = match &binding.kind {
             BindingKind::Import { module, imported, level } => {
@@ -197,19 +214,65 @@ fn driver_imports(
                     },
                 }
             }
-            BindingKind::Assignment | BindingKind::Function | BindingKind::Class => ImportLine {
-                module: l2_module
-                    .ok_or_else(|| format!("`{name}` is defined in the L2 module, which is outside the import roots"))?
-                    .to_string(),
-                name: Some(name.clone()),
-                alias: None,
-            },
+            BindingKind::Class => {
+                return Err(format!(
+                    "the moved code uses `{name}`, a class defined in the L2 module; move it to a module below L2 first"
+                ))
+            }
+            BindingKind::Assignment | BindingKind::Function => {
+                let stmt = statement_at(file, binding.stmt_byte_range.clone())
+                    .ok_or_else(|| format!("`{name}` is bound by a statement strata cannot move"))?;
+                if !stmt.parent().is_some_and(|p| p.kind() == "module") || binding_count(bindings, name) > 1 {
+                    return Err(format!(
+                        "`{name}` is defined conditionally or more than once in the L2 module; move it below L2 first"
+                    ));
+                }
+                let range = StatementRange {
+                    block: file.tree.root_node(),
+                    first: primitives::statements(file.tree.root_node())
+                        .iter()
+                        .position(|s| s.id() == stmt.id())
+                        .ok_or("internal: statement not at module level")?,
+                    last: 0,
+                };
+                let range = StatementRange { last: range.first, ..range };
+                let flow = scope::analyse_range(&file.tree, file.bytes(), &range, &[]);
+                if let Some(http) = flow.module_names.iter().find(|n| http_names.contains(n)) {
+                    return Err(format!(
+                        "the moved code uses `{name}` of the L2 module, which uses the HTTP name `{http}`"
+                    ));
+                }
+                let needed: Vec<String> = flow.module_names.iter().filter(|n| *n != name).cloned().collect();
+                carried.visiting.push(name.clone());
+                carry(file, bindings, l2_module, &needed, http_names, carried)?;
+                carried.visiting.pop();
+                let mut text = file.node_text(stmt).to_string();
+                // `getLogger(__name__)` must name the same logger from its new home.
+                if let Some(module) = l2_module {
+                    if text.contains("__name__") && binding.kind == BindingKind::Assignment {
+                        text = text.replace("__name__", &crate::templates::python_string(module));
+                    }
+                }
+                if !carried.definitions.iter().any(|(n, _)| n == name) {
+                    carried.definitions.push((name.clone(), text.replace("\r\n", "\n")));
+                }
+                continue;
+            }
         };
-        if !lines.contains(&line) {
-            lines.push(line);
+        if !carried.imports.contains(&line) {
+            carried.imports.push(line);
         }
     }
-    Ok(lines)
+    Ok(())
+}
+
+fn binding_count(bindings: &[ModuleBinding], name: &str) -> usize {
+    bindings.iter().filter(|b| b.name == name).count()
+}
+
+/// The statement node spanning exactly `range`.
+fn statement_at(file: &SourceFile, range: std::ops::Range<usize>) -> Option<Node<'_>> {
+    primitives::statements(file.tree.root_node()).into_iter().find(|s| s.byte_range() == range)
 }
 
 /// The smallest edit turning `old` into `new` (one replaced middle), so unrelated change sets on the
@@ -259,14 +322,6 @@ fn find_top_level<'t>(file: &'t SourceFile, kind: &str, name: &str) -> Option<No
         (def.kind() == kind && def.child_by_field_name("name").is_some_and(|n| file.node_text(n) == name))
             .then_some(def)
     })
-}
-
-fn first_param(file: &SourceFile, function: Node) -> Option<String> {
-    let params = function.child_by_field_name("parameters")?;
-    let mut cursor = params.walk();
-    let first = params.named_children(&mut cursor).next()?;
-    let name = if first.kind() == "identifier" { first } else { first.child_by_field_name("name").unwrap_or(first) };
-    Some(file.node_text(name).to_string())
 }
 
 fn body_statements(def: Node) -> Vec<Node> {
@@ -330,11 +385,13 @@ struct Extraction<'a, 't> {
     range: StatementRange<'t>,
     inputs: Vec<String>,
     outputs: Vec<String>,
-    imports: Vec<ImportLine>,
+    carried: Carried,
     is_async: bool,
     session_async: bool,
     writes: bool,
     make_async: bool,
+    /// The range ends with `return`: the dispatch returns the driver's value.
+    returns: bool,
     /// Edits inside the range that turn it into driver code (commit → flush, rollback removed).
     driver_edits: Vec<Edit>,
     vars: BTreeMap<String, Value>,
@@ -344,7 +401,10 @@ pub fn run(call: &TransformCall) -> Result<TransformOutput, ManualReason> {
     let params = Params::read(call.params)?;
     let mut x = Extraction::analyse(call, &params)?;
     let operation = x.str_var("operation");
-    let files = vec![x.l2_file()?, x.driver_file()?, x.handler_file()?, x.wiring_file()?];
+    let mut files = vec![x.l2_file()?];
+    files.extend(x.driver_files()?);
+    files.push(x.handler_file()?);
+    files.push(x.wiring_file()?);
     Ok(TransformOutput {
         files,
         follow_ups: Vec::new(),
@@ -384,8 +444,6 @@ impl<'a, 't> Extraction<'a, 't> {
         let uses = session_uses(file, endpoint, &session);
         let range = extraction_range(endpoint, &uses)
             .ok_or_else(|| format!("{here}: the uses of `{session}` are not in one block of the endpoint"))?;
-        let stmts = primitives::statements(range.block);
-        let first = stmts[range.first];
         let in_nested = std::iter::successors(range.block.parent(), |n| n.parent())
             .take_while(|n| n.id() != endpoint.id())
             .any(|n| matches!(n.kind(), "function_definition" | "lambda" | "class_definition"));
@@ -393,13 +451,33 @@ impl<'a, 't> Extraction<'a, 't> {
             return Err(format!("{here}: the database code sits in a nested function or class"));
         }
         let watched: Vec<&str> = if session.contains('.') { Vec::new() } else { vec![session.as_str()] };
-        let flow = scope::analyse_range(&file.tree, file.bytes(), &range, &watched);
+        let http_params = http_parameters(file, endpoint);
+        // `status` or `Response` are HTTP objects only where they come from the web framework.
+        let from_web = |b: &&ModuleBinding| matches!(&b.kind, BindingKind::Import { module, .. } if module.starts_with("fastapi") || module.starts_with("starlette"));
+        let http_imports: Vec<String> = call
+            .sources
+            .module_bindings(file)
+            .iter()
+            .filter(from_web)
+            .map(|b| b.name.clone())
+            .filter(|name| params.http_names.contains(name))
+            .collect();
+        let is_http = |name: &str| http_imports.iter().any(|h| h == name) || http_params.iter().any(|p| p == name);
+        let (range, flow) = grow_over_builders(file, range, &watched, &is_http);
+        let stmts = primitives::statements(range.block);
+        let first = stmts[range.first];
         let mut is_async = false;
+        let mut returns = false;
         for hazard in &flow.hazards {
             let line = hazard.line;
             let reason = match &hazard.kind {
                 HazardKind::Await => {
                     is_async = true;
+                    continue;
+                }
+                // A `return` that ends the range returns the driver's value: the call site returns it too.
+                HazardKind::Return if hazard.byte_range == stmts[range.last].byte_range() => {
+                    returns = true;
                     continue;
                 }
                 HazardKind::Return => format!(
@@ -419,23 +497,12 @@ impl<'a, 't> Extraction<'a, 't> {
             };
             return Err(format!("{here}: {reason}"));
         }
-        let http_params = http_parameters(file, endpoint);
-        // `status` or `Response` are HTTP objects only where they come from the web framework.
-        let from_web = |b: &&ModuleBinding| matches!(&b.kind, BindingKind::Import { module, .. } if module.starts_with("fastapi") || module.starts_with("starlette"));
-        let http_imports: Vec<String> = call
-            .sources
-            .module_bindings(file)
-            .iter()
-            .filter(from_web)
-            .map(|b| b.name.clone())
-            .filter(|name| params.http_names.contains(name))
-            .collect();
         for stmt in &stmts[range.first..=range.last] {
             let mut http = None;
             for_each_node(*stmt, |n| {
                 if http.is_none() && n.kind() == "identifier" {
                     let text = file.node_text(n);
-                    if http_imports.iter().any(|h| h == text) || http_params.iter().any(|p| p == text) {
+                    if is_http(text) {
                         http = Some(format!(
                             "`{text}` at line {} is an HTTP concern inside the database code",
                             line_of(file, n)
@@ -452,9 +519,9 @@ impl<'a, 't> Extraction<'a, 't> {
                 "{here}: `{name}` is declared `global`/`nonlocal` at line {line}; moved into the driver it would become a local"
             ));
         }
-        if let Some(line) = guarded_by_l2_try(range.block, endpoint, file) {
+        if let Some((line, kind)) = narrow_l2_handler(range.block, endpoint, file, &http_imports) {
             return Err(format!(
-                "{here}: the database code is inside the `try` at line {line}, whose `except` stays in L2 and would no longer see its errors"
+                "{here}: the database code is inside a `try` whose `except {kind}` (line {line}) stays in L2; the registry reports the driver's errors as a failed result, which only a broad `except` still sees"
             ));
         }
         let (driver_edits, writes, session_async) =
@@ -477,21 +544,28 @@ impl<'a, 't> Extraction<'a, 't> {
             endpoint_name: endpoint_name.clone(),
             session: session.clone(),
             range,
-            inputs: with_prior_values(file, endpoint, first, flow.inputs, &flow.outputs)
+            inputs: with_prior_values(&bound_before(file, endpoint, first), flow.inputs, &flow.outputs)
                 .into_iter()
                 .filter(|n| n != &session)
                 .collect(),
             outputs: flow.outputs,
-            imports: driver_imports(
-                file,
-                &call.sources.module_bindings(file),
-                call.analysed.ctx.module.as_deref(),
-                &flow.module_names,
-            )?,
+            carried: {
+                let mut carried = Carried::default();
+                carry(
+                    file,
+                    &call.sources.module_bindings(file),
+                    call.analysed.ctx.module.as_deref(),
+                    &flow.module_names,
+                    &params.http_names,
+                    &mut carried,
+                )?;
+                carried
+            },
             is_async,
             session_async,
             writes,
             make_async,
+            returns,
             driver_edits,
             vars: BTreeMap::new(),
         };
@@ -543,22 +617,53 @@ impl<'a, 't> Extraction<'a, 't> {
         let function = fresh(&self.endpoint_name, &|c| taken_functions.iter().any(|t| t == c));
         let endpoint_names = identifiers(self.file, self.endpoint);
         let result_var = fresh("op_result", &|c| endpoint_names.iter().any(|t| t == c));
-        let before_range = self.endpoint.start_byte()..first.start_byte();
+        // The tenant is a name bound before the range, or that attribute of such a name (`auth.tenant_id`).
+        let bound = bound_before(self.file, self.endpoint, first);
         let tenant = tenant_names
             .iter()
-            .find(|t| {
-                let mut seen = false;
-                for_each_node(self.endpoint, |n| {
-                    seen |= n.kind() == "identifier"
-                        && n.start_byte() < before_range.end
-                        && self.file.node_text(n) == t.as_str();
-                });
-                seen
-            })
+            .find(|t| bound.contains(t))
             .cloned()
+            .or_else(|| {
+                let mut found = None;
+                for_each_node(self.endpoint, |n| {
+                    if found.is_none() && n.kind() == "attribute" {
+                        let object = n.child_by_field_name("object").filter(|o| o.kind() == "identifier");
+                        let attr = n.child_by_field_name("attribute").map(|a| self.file.node_text(a));
+                        if let (Some(object), Some(attr)) = (object, attr) {
+                            if tenant_names.iter().any(|t| t == attr)
+                                && bound.iter().any(|b| b == self.file.node_text(object))
+                            {
+                                found = Some(self.file.node_text(n).to_string());
+                            }
+                        }
+                    }
+                });
+                found
+            })
             .unwrap_or_else(|| "None".to_string());
         let handler_path = format!("{}/{handler_module}.py", config.registry.handlers_dir);
         let class_name = format!("{}{}Handler", camel(domain), camel(module));
+        // A class of that name that strata did not write has its own dispatch, which a new branch
+        // would never reach: the new code gets a class (and operation) of its own.
+        let existing = self.call.sources.parsed(&handler_path)?;
+        self.set("class_name", &class_name);
+        self.set("operation", &operation);
+        let template_first = self.template_execute_start()?;
+        let foreign = |name: &str| {
+            existing
+                .as_ref()
+                .and_then(|f| find_top_level(f, "class_definition", name).map(|c| (f, c)))
+                .is_some_and(|(f, c)| execute_start(f, c).as_deref() != Some(template_first.as_str()))
+        };
+        let class_name = fresh(&class_name, &|c| foreign(c)).replace('_', "");
+        // An operation another handler class already registers keeps its handler: take a fresh name.
+        let handler_text = self.call.sources.text(&handler_path).unwrap_or_default();
+        let operation = fresh(&operation, &|op| {
+            ["\"", "'"].iter().any(|q| {
+                let registered = format!("register({q}{op}{q}, ");
+                handler_text.contains(&registered) && !handler_text.contains(&format!("{registered}{class_name}()"))
+            })
+        });
         let taken_methods: Vec<String> = self
             .call
             .sources
@@ -592,7 +697,20 @@ impl<'a, 't> Extraction<'a, 't> {
         self.set("driver_async", self.is_async);
         self.set("session_async", self.session_async);
         self.set("writes", self.writes);
+        self.set("returns", self.returns);
         Ok(())
+    }
+
+    /// The first statement of `execute` in the handler class template: a class whose `execute`
+    /// starts the same way was written by strata and can be extended.
+    fn template_execute_start(&self) -> Result<String, ManualReason> {
+        let rendered = self.render("handler_class.py.j2")?;
+        let template = parse("handler_class.py", &rendered)?;
+        primitives::statements(template.tree.root_node())
+            .into_iter()
+            .find(|s| s.kind() == "class_definition")
+            .and_then(|c| execute_start(&template, c))
+            .ok_or_else(|| "the handler_class template must define a class with an `execute` method".to_string())
     }
 
     fn range_lines(&self) -> std::ops::Range<usize> {
@@ -629,12 +747,18 @@ impl<'a, 't> Extraction<'a, 't> {
         }
         edits.extend(import_edits(file, &imports));
         let rewritten = parse(&file.rel_path, &apply(&file.text, &edits)?)?;
-        let pruned = apply(&rewritten.text, &primitives::imports_made_unused(file, &rewritten))?;
+        // Private helpers only the moved code called now live in the driver; then their imports go too.
+        let without_helpers = parse(
+            &file.rel_path,
+            &apply(&rewritten.text, &primitives::private_functions_made_unused(file, &rewritten))?,
+        )?;
+        let pruned = apply(&without_helpers.text, &primitives::imports_made_unused(file, &without_helpers))?;
         Ok(minimal_edit(&file.rel_path, Some(&file.text), pruned))
     }
 
-    /// The driver module: created with its imports, or extended (imports merged, function appended).
-    fn driver_file(&mut self) -> Result<FileEdits, ManualReason> {
+    /// The driver module: created with its imports and carried definitions, or extended (imports
+    /// merged, missing definitions and the function appended). A new package gets its `__init__.py`.
+    fn driver_files(&mut self) -> Result<Vec<FileEdits>, ManualReason> {
         let file = self.file;
         let lines = self.range_lines();
         let moved = apply(&file.text, &self.driver_edits)?;
@@ -646,25 +770,70 @@ impl<'a, 't> Extraction<'a, 't> {
         let path = self.str_var("driver_path");
         match self.call.sources.parsed(&path)? {
             None => {
-                self.set("imports", grouped_imports(self.imports.clone()));
+                self.set("imports", grouped_imports(self.carried.imports.clone()));
+                let definitions: Vec<String> = self.carried.definitions.iter().map(|(_, t)| t.clone()).collect();
+                self.set("definitions", definitions);
                 let module = self.render("driver_module.py.j2")?;
-                Ok(FileEdits::create(path, format!("{}\n\n\n{}", module.trim_end(), function.trim_start_matches('\n'))))
+                let mut files = self.new_packages(&path);
+                files.push(FileEdits::create(
+                    path,
+                    format!("{}\n\n\n{}", module.trim_end(), function.trim_start_matches('\n')),
+                ));
+                Ok(files)
             }
             Some(existing) => {
                 self.check_no_clash(&existing)?;
-                let mut edits = import_edits(&existing, &self.imports);
-                edits.push(append(&existing, &function));
-                Ok(minimal_edit(&path, Some(&existing.text), apply(&existing.text, &edits)?))
+                let mut edits = import_edits(&existing, &self.carried.imports);
+                let bound = self.call.sources.module_bindings(&existing);
+                let mut appended = String::new();
+                for (name, text) in &self.carried.definitions {
+                    if !bound.iter().any(|b| &b.name == name) {
+                        appended.push_str(&format!("\n\n{text}\n"));
+                    }
+                }
+                appended.push_str(&function);
+                edits.push(append(&existing, &appended));
+                Ok(vec![minimal_edit(&path, Some(&existing.text), apply(&existing.text, &edits)?)])
             }
         }
     }
 
-    /// An existing driver module must not bind a name the moved code imports from elsewhere
-    /// (`select` from sqlmodel vs from sqlalchemy): the new import would rebind it for the old code.
+    /// `__init__.py` for every folder of `path` below the import roots that does not exist yet.
+    fn new_packages(&self, path: &str) -> Vec<FileEdits> {
+        let roots = &self.call.project.config.file.python.import_roots;
+        let root = self.call.project.root();
+        let mut out = Vec::new();
+        let mut dir = std::path::Path::new(path).parent();
+        while let Some(d) = dir {
+            let rel = d.to_string_lossy().replace('\\', "/");
+            if rel.is_empty() || roots.iter().any(|r| r == &rel) || root.join(d).is_dir() {
+                break;
+            }
+            let init = format!("{rel}/__init__.py");
+            if self.call.sources.text(&init).is_none() {
+                out.push(FileEdits::create(init, String::new()));
+            }
+            dir = d.parent();
+        }
+        out
+    }
+
+    /// An existing driver module must not bind a name the moved code needs differently: an
+    /// import from elsewhere (`select` from sqlmodel vs from sqlalchemy) or another definition.
     fn check_no_clash(&self, driver: &SourceFile) -> Result<(), ManualReason> {
         for binding in self.call.sources.module_bindings(driver).iter() {
+            if let Some((_, text)) = self.carried.definitions.iter().find(|(n, _)| n == &binding.name) {
+                let theirs = &driver.text[binding.stmt_byte_range.clone()];
+                if theirs.trim() != text.trim() {
+                    return Err(format!(
+                        "{} already defines `{}` differently from the L2 module; rename one of them first",
+                        driver.rel_path, binding.name
+                    ));
+                }
+                continue;
+            }
             let Some(wanted) =
-                self.imports.iter().find(|i| i.alias.as_ref().or(i.name.as_ref()) == Some(&binding.name))
+                self.carried.imports.iter().find(|i| i.alias.as_ref().or(i.name.as_ref()) == Some(&binding.name))
             else {
                 continue;
             };
@@ -718,7 +887,7 @@ impl<'a, 't> Extraction<'a, 't> {
             let class = append(file, &self.render("handler_class.py.j2")?);
             match find_top_level(file, "function_definition", "register") {
                 Some(register) => {
-                    let param = first_param(file, register).unwrap_or_else(|| "registry".into());
+                    let param = crate::guard::first_parameter(file, register).unwrap_or_else(|| "registry".into());
                     self.set("registry_param", &param);
                     let last = *body_statements(register).last().ok_or("`register` has an empty body")?;
                     let line = self.render("register_call.py.j2")?;
@@ -770,18 +939,34 @@ impl<'a, 't> Extraction<'a, 't> {
         let function = find_top_level(&file, "function_definition", &registry.register_all)
             .ok_or_else(|| format!("{path} has no `{}` function to wire the handler into", registry.register_all))?;
         let handler_module = self.str_var("handler_module");
-        let mut edits = import_edits(
-            &file,
-            &[ImportLine {
-                module: registry.handlers_package.clone(),
-                name: Some(handler_module.clone()),
-                alias: None,
-            }],
-        );
+        // `register_all` keeps its own import style: lazy imports inside it stay inside it.
+        let imports_in = |node: Node| {
+            let mut found = false;
+            for_each_node(node, |n| {
+                found |= n.kind() == "import_from_statement"
+                    && n.child_by_field_name("module_name")
+                        .is_some_and(|m| file.node_text(m) == registry.handlers_package)
+                    && {
+                        let mut cursor = n.walk();
+                        let names: Vec<Node> = n.children_by_field_name("name", &mut cursor).collect();
+                        names.iter().any(|c| file.node_text(*c) == handler_module)
+                    };
+            });
+            found
+        };
+        let mut lazy = false;
+        for_each_node(function, |n| {
+            lazy |= n.kind() == "import_from_statement"
+                && n.child_by_field_name("module_name").is_some_and(|m| file.node_text(m) == registry.handlers_package);
+        });
+        let line =
+            ImportLine { module: registry.handlers_package.clone(), name: Some(handler_module.clone()), alias: None };
+        let mut edits = if lazy { Vec::new() } else { import_edits(&file, &[line]) };
         let already = file.node_text(function).contains(&format!("{handler_module}.register("));
         if !already {
-            let param = first_param(&file, function).unwrap_or_else(|| "registry".into());
+            let param = crate::guard::first_parameter(&file, function).unwrap_or_else(|| "registry".into());
             self.set("registry_param", &param);
+            self.set("lazy_import", lazy && !imports_in(function));
             let line = self.render("wiring_call.py.j2")?;
             let body = body_statements(function);
             let last = *body.last().ok_or("the wiring function has an empty body")?;
@@ -796,6 +981,24 @@ impl<'a, 't> Extraction<'a, 't> {
         // Registration lines of different domains commute: such change sets apply in one pass.
         Ok(FileEdits::edit(path, edits).shared())
     }
+}
+
+/// The first statement of a class's `execute` method, as text, when the method has the shape
+/// strata writes: that statement, then only `if method == ...:` branches, then a fallback `return`.
+fn execute_start(file: &SourceFile, class: Node) -> Option<String> {
+    let execute = body_statements(class).into_iter().find(|s| {
+        s.kind() == "function_definition"
+            && s.child_by_field_name("name").is_some_and(|n| file.node_text(n) == "execute")
+    })?;
+    let body = body_statements(execute);
+    let (first, rest) = body.split_first()?;
+    let (last, middle) = rest.split_last()?;
+    let branches = middle.iter().all(|s| {
+        s.kind() == "if_statement"
+            && s.child_by_field_name("alternative").is_none()
+            && s.child_by_field_name("condition").is_some_and(|c| file.node_text(c).starts_with("method =="))
+    });
+    (branches && last.kind() == "return_statement").then(|| file.node_text(*first).trim().to_string())
 }
 
 fn endpoint_is_async(endpoint: Node) -> bool {
@@ -867,28 +1070,133 @@ fn http_parameters(file: &SourceFile, endpoint: Node) -> Vec<String> {
         .collect()
 }
 
-/// Inputs plus every output the endpoint already had a value for before the range: where the
-/// range assigns it only on some paths, the driver must start from that value, as the endpoint did.
-fn with_prior_values(
+/// Grows the range backwards over the statements just before it that only build what it reads
+/// (a query, `text(...)`, a function-local import of a SQL helper): the driver then owns the SQL.
+fn grow_over_builders<'t>(
     file: &SourceFile,
-    endpoint: Node,
-    first: Node,
-    inputs: Vec<String>,
-    outputs: &[String],
-) -> Vec<String> {
-    let mut seen_before: Vec<&str> = Vec::new();
-    for_each_node(endpoint, |n| {
-        if n.kind() == "identifier" && n.end_byte() <= first.start_byte() {
-            seen_before.push(file.node_text(n));
+    mut range: StatementRange<'t>,
+    watched: &[&str],
+    is_http: &dyn Fn(&str) -> bool,
+) -> (StatementRange<'t>, scope::RangeFlow) {
+    let stmts = primitives::statements(range.block);
+    loop {
+        let flow = scope::analyse_range(&file.tree, file.bytes(), &range, watched);
+        let Some(prev) = range.first.checked_sub(1).map(|i| stmts[i]) else { return (range, flow) };
+        if !is_builder(file, prev, &flow.inputs, is_http) {
+            return (range, flow);
         }
+        range.first -= 1;
+    }
+}
+
+/// A statement that only binds names in `consumed` (plain names, no attribute or item stores),
+/// reads no HTTP name and cannot leave the code (no return, raise, yield, await, loop jump).
+fn is_builder(file: &SourceFile, stmt: Node, consumed: &[String], is_http: &dyn Fn(&str) -> bool) -> bool {
+    let mut ok =
+        matches!(stmt.kind(), "expression_statement" | "import_statement" | "import_from_statement" | "if_statement");
+    let mut bound = Vec::new();
+    for_each_node(stmt, |n| match n.kind() {
+        "return_statement"
+        | "raise_statement"
+        | "yield"
+        | "await"
+        | "break_statement"
+        | "continue_statement"
+        | "function_definition"
+        | "class_definition"
+        | "lambda"
+        | "for_statement"
+        | "while_statement"
+        | "with_statement"
+        | "try_statement"
+        | "global_statement"
+        | "nonlocal_statement"
+        | "delete_statement" => ok = false,
+        "expression_statement" => {
+            let inner = n.named_child(0);
+            if !inner.is_some_and(|c| matches!(c.kind(), "assignment" | "augmented_assignment")) {
+                ok = false;
+            }
+        }
+        "assignment" | "augmented_assignment" => match n.child_by_field_name("left") {
+            Some(left) if left.kind() == "identifier" => bound.push(file.node_text(left).to_string()),
+            _ => ok = false,
+        },
+        "dotted_name" | "aliased_import"
+            if matches!(n.parent().map(|p| p.kind()), Some("import_statement" | "import_from_statement")) =>
+        {
+            let name = if n.kind() == "aliased_import" { n.child_by_field_name("alias") } else { Some(n) };
+            if let Some(name) = name {
+                bound.push(file.node_text(name).split('.').next().unwrap_or_default().to_string());
+            }
+        }
+        "identifier" if is_http(file.node_text(n)) => ok = false,
+        _ => {}
     });
+    if matches!(stmt.kind(), "import_from_statement") {
+        // The module of `from m import x` is not a bound name.
+        bound.retain(|b| {
+            !stmt.child_by_field_name("module_name").is_some_and(|m| file.node_text(m).split('.').next() == Some(b))
+        });
+    }
+    ok && !bound.is_empty() && bound.iter().all(|b| consumed.contains(b))
+}
+
+/// Inputs plus every output the endpoint certainly had a value for before the range: where the
+/// range assigns it only on some paths, the driver must start from that value, as the endpoint did.
+fn with_prior_values(bound_before: &[String], inputs: Vec<String>, outputs: &[String]) -> Vec<String> {
     let mut all = inputs;
     for output in outputs {
-        if seen_before.contains(&output.as_str()) && !all.contains(output) {
+        if bound_before.contains(output) && !all.contains(output) {
             all.push(output.clone());
         }
     }
     all
+}
+
+/// Names bound on every path to `first` inside `endpoint`: its parameters and the plain
+/// assignments (and imports) among the statements that precede `first` in its block and in each
+/// enclosing block. A keyword argument's name (`f(total=0)`) binds nothing.
+fn bound_before(file: &SourceFile, endpoint: Node, first: Node) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Some(params) = endpoint.child_by_field_name("parameters") {
+        let mut cursor = params.walk();
+        for p in params.named_children(&mut cursor) {
+            let name = match p.kind() {
+                "identifier" => Some(p),
+                "default_parameter" | "typed_default_parameter" => p.child_by_field_name("name"),
+                "typed_parameter" => p.named_child(0).filter(|c| c.kind() == "identifier"),
+                _ => None,
+            };
+            if let Some(name) = name {
+                names.push(file.node_text(name).to_string());
+            }
+        }
+    }
+    let mut node = first;
+    while node.id() != endpoint.id() {
+        let Some(parent) = node.parent() else { break };
+        if parent.kind() == "block" {
+            for stmt in primitives::statements(parent).into_iter().take_while(|s| s.id() != node.id()) {
+                let assignment = (stmt.kind() == "expression_statement")
+                    .then(|| stmt.named_child(0))
+                    .flatten()
+                    .filter(|a| a.kind() == "assignment");
+                if let Some(left) = assignment.and_then(|a| a.child_by_field_name("left")) {
+                    for_each_node(left, |n| {
+                        let in_attribute_or_subscript = std::iter::successors(n.parent(), |p| p.parent())
+                            .take_while(|p| p.id() != left.id())
+                            .any(|p| matches!(p.kind(), "attribute" | "subscript"));
+                        if n.kind() == "identifier" && !in_attribute_or_subscript {
+                            names.push(file.node_text(n).to_string());
+                        }
+                    });
+                }
+            }
+        }
+        node = parent;
+    }
+    names
 }
 
 /// A name the range uses that the endpoint declares `global` or `nonlocal` (outside the range).
@@ -913,8 +1221,11 @@ fn declared_outside(file: &SourceFile, endpoint: Node, range: &[Node]) -> Option
     found
 }
 
-/// The line of a `try` around `block` (inside the endpoint) whose handlers would stay in L2.
-fn guarded_by_l2_try(block: Node, endpoint: Node, file: &SourceFile) -> Option<usize> {
+/// The first `except` of a `try` around `block` (inside the endpoint) that would not see the
+/// driver's error any more, with its line and type. A failed dispatch raises a plain exception
+/// carrying the same message, so bare, `Exception` and `BaseException` handlers behave as before,
+/// and handlers of HTTP exceptions never saw database errors anyway.
+fn narrow_l2_handler(block: Node, endpoint: Node, file: &SourceFile, http_names: &[String]) -> Option<(usize, String)> {
     let mut node = block;
     while let Some(parent) = node.parent() {
         if parent.id() == endpoint.id() {
@@ -922,10 +1233,25 @@ fn guarded_by_l2_try(block: Node, endpoint: Node, file: &SourceFile) -> Option<u
         }
         if parent.kind() == "try_statement" && parent.child_by_field_name("body").is_some_and(|b| b.id() == node.id()) {
             let mut cursor = parent.walk();
-            let handles =
-                parent.named_children(&mut cursor).any(|c| matches!(c.kind(), "except_clause" | "except_group_clause"));
-            if handles {
-                return Some(line_of(file, parent));
+            let clauses: Vec<Node> = parent
+                .named_children(&mut cursor)
+                .filter(|c| matches!(c.kind(), "except_clause" | "except_group_clause"))
+                .collect();
+            for clause in clauses {
+                if clause.kind() == "except_group_clause" {
+                    return Some((line_of(file, clause), "*".into()));
+                }
+                let caught = clause.named_child(0).filter(|c| c.kind() != "block");
+                let kind = caught
+                    .map(|c| if c.kind() == "as_pattern" { c.named_child(0).unwrap_or(c) } else { c })
+                    .map(|c| file.node_text(c).to_string());
+                let broad = match kind.as_deref() {
+                    None | Some("Exception") | Some("BaseException") => true,
+                    Some(k) => http_names.iter().any(|h| h == k),
+                };
+                if !broad {
+                    return Some((line_of(file, clause), kind.unwrap_or_default()));
+                }
             }
         }
         node = parent;
