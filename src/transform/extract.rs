@@ -242,7 +242,28 @@ fn carry(
                         "the moved code uses `{name}` of the L2 module, which uses the HTTP name `{http}`"
                     ));
                 }
-                let needed: Vec<String> = flow.module_names.iter().filter(|n| *n != name).cloned().collect();
+                let mut needed: Vec<String> = flow.module_names.iter().filter(|n| *n != name).cloned().collect();
+                // A def's annotations run when the def does: the names they read must be bound too.
+                let def = if stmt.kind() == "decorated_definition" {
+                    stmt.child_by_field_name("definition")
+                } else {
+                    Some(stmt)
+                };
+                if let Some(def) = def.filter(|d| d.kind() == "function_definition") {
+                    for_each_node(def, |n| {
+                        let in_annotation = std::iter::successors(n.parent(), |p| p.parent())
+                            .take_while(|p| p.id() != def.id())
+                            .any(|p| p.kind() == "type");
+                        let text = file.node_text(n).to_string();
+                        if n.kind() == "identifier"
+                            && in_annotation
+                            && bindings.iter().any(|b| b.name == text)
+                            && !needed.contains(&text)
+                        {
+                            needed.push(text);
+                        }
+                    });
+                }
                 carried.visiting.push(name.clone());
                 carry(file, bindings, l2_module, &needed, http_names, carried)?;
                 carried.visiting.pop();
