@@ -267,6 +267,19 @@ fn carry(
                 carried.visiting.push(name.clone());
                 carry(file, bindings, l2_module, &needed, http_names, carried)?;
                 carried.visiting.pop();
+                if binding.kind == BindingKind::Function {
+                    let mut ends_transaction = false;
+                    for_each_node(stmt, |n| {
+                        ends_transaction |= n.kind() == "attribute"
+                            && n.child_by_field_name("attribute")
+                                .is_some_and(|a| matches!(file.node_text(a), "commit" | "rollback"));
+                    });
+                    if ends_transaction {
+                        return Err(format!(
+                            "the moved code calls `{name}` of the L2 module, which commits or rolls back its caller's transaction; a driver never does, so it must be redesigned by hand"
+                        ));
+                    }
+                }
                 let mut text = file.node_text(stmt).to_string();
                 // `getLogger(__name__)` must name the same logger from its new home.
                 if let Some(module) = l2_module {
@@ -396,6 +409,24 @@ fn import_edits(file: &SourceFile, lines: &[ImportLine]) -> Vec<Edit> {
     vec![Edit::insert(anchor.range.start, format!("{lead}{text}"))]
 }
 
+/// One run of the endpoint's statements that moves into one driver function.
+struct Segment<'t> {
+    range: StatementRange<'t>,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    is_async: bool,
+    session_async: bool,
+    writes: bool,
+    /// The run ends with `return`: the dispatch returns the driver's value.
+    returns: bool,
+    /// Edits inside the run that turn it into driver code (commit → flush, rollback removed).
+    driver_edits: Vec<Edit>,
+    /// The expression the dispatch passes as the tenant.
+    tenant: String,
+    function: String,
+    handler_method: String,
+}
+
 /// Everything the rewrite needs to know about one endpoint, gathered and checked up front.
 struct Extraction<'a, 't> {
     call: &'a TransformCall<'a, 't>,
@@ -403,18 +434,12 @@ struct Extraction<'a, 't> {
     endpoint: Node<'t>,
     endpoint_name: String,
     session: String,
-    range: StatementRange<'t>,
-    inputs: Vec<String>,
-    outputs: Vec<String>,
+    /// The runs that move, in order; statements that must stay in L2 (a guard clause raising an
+    /// HTTP error, an early `return`) separate them, and each run is one dispatch.
+    segments: Vec<Segment<'t>>,
+    /// What the driver needs for all runs together.
     carried: Carried,
-    is_async: bool,
-    session_async: bool,
-    writes: bool,
     make_async: bool,
-    /// The range ends with `return`: the dispatch returns the driver's value.
-    returns: bool,
-    /// Edits inside the range that turn it into driver code (commit → flush, rollback removed).
-    driver_edits: Vec<Edit>,
     vars: BTreeMap<String, Value>,
 }
 
@@ -430,8 +455,9 @@ pub fn run(call: &TransformCall) -> Result<TransformOutput, ManualReason> {
         files,
         follow_ups: Vec::new(),
         description: Some(format!(
-            "move the database code of `{}` to {} and dispatch `{operation}` through the registry",
+            "move the database code of `{}`{} to {} and dispatch `{operation}` through the registry",
             x.endpoint_name,
+            if x.segments.len() > 1 { format!(" ({} parts)", x.segments.len()) } else { String::new() },
             x.str_var("driver_path"),
         )),
     })
@@ -484,69 +510,107 @@ impl<'a, 't> Extraction<'a, 't> {
             .filter(|name| params.http_names.contains(name))
             .collect();
         let is_http = |name: &str| http_imports.iter().any(|h| h == name) || http_params.iter().any(|p| p == name);
-        let (range, flow) = grow_over_builders(file, range, &watched, &is_http);
-        let stmts = primitives::statements(range.block);
-        let first = stmts[range.first];
-        let mut is_async = false;
-        let mut returns = false;
-        for hazard in &flow.hazards {
-            let line = hazard.line;
-            let reason = match &hazard.kind {
-                HazardKind::Await => {
-                    is_async = true;
-                    continue;
-                }
-                // A `return` that ends the range returns the driver's value: the call site returns it too.
-                HazardKind::Return if hazard.byte_range == stmts[range.last].byte_range() => {
-                    returns = true;
-                    continue;
-                }
-                HazardKind::Return => format!(
-                    "`return` at line {line} is inside the database code; the driver cannot return from the endpoint"
-                ),
-                HazardKind::Yield => format!(
-                    "`yield` at line {line}: a streaming endpoint cannot hand its database code to the registry"
-                ),
-                HazardKind::BreakOrContinue => format!("`break`/`continue` at line {line} leaves the database code"),
-                HazardKind::Global => {
-                    format!("`global` at line {line}: the driver would not share the endpoint's module state")
-                }
-                HazardKind::Nonlocal => {
-                    format!("`nonlocal` at line {line}: the driver would not share the enclosing scope")
-                }
-                HazardKind::Rebinds(name) => format!("the session `{name}` is rebound at line {line}"),
-            };
-            return Err(format!("{here}: {reason}"));
-        }
-        for stmt in &stmts[range.first..=range.last] {
-            let mut http = None;
-            for_each_node(*stmt, |n| {
-                if http.is_none() && n.kind() == "identifier" {
-                    let text = file.node_text(n);
-                    if is_http(text) {
-                        http = Some(format!(
-                            "`{text}` at line {} is an HTTP concern inside the database code",
-                            line_of(file, n)
-                        ));
-                    }
-                }
-            });
-            if let Some(reason) = http {
-                return Err(format!("{here}: {reason}"));
-            }
-        }
-        if let Some((name, line)) = declared_outside(file, endpoint, &stmts[range.first..=range.last]) {
-            return Err(format!(
-                "{here}: `{name}` is declared `global`/`nonlocal` at line {line}; moved into the driver it would become a local"
-            ));
-        }
+        let bindings = call.sources.module_bindings(file);
+        // An L2 class (a response model) stays in L2 with the statements that use it.
+        let stays =
+            |name: &str| is_http(name) || bindings.iter().any(|b| b.name == name && b.kind == BindingKind::Class);
         if let Some((line, kind)) = narrow_l2_handler(range.block, endpoint, file, &http_imports) {
             return Err(format!(
                 "{here}: the database code is inside a `try` whose `except {kind}` (line {line}) stays in L2; the registry reports the driver's errors as a failed result, which only a broad `except` still sees"
             ));
         }
-        let (driver_edits, writes, session_async) =
-            transaction_edits(file, &stmts[range.first..=range.last], &session, &here)?;
+        let mut carried = Carried::default();
+        let mut segments = Vec::new();
+        let mut floor = 0;
+        for piece in split_at_barriers(file, range, &uses, &stays) {
+            let (piece, flow) = grow_over_builders(file, piece, floor, &watched, &stays);
+            floor = piece.last + 1;
+            let stmts = primitives::statements(piece.block);
+            let first = stmts[piece.first];
+            let mut is_async = false;
+            let mut returns = false;
+            for hazard in &flow.hazards {
+                let line = hazard.line;
+                let reason = match &hazard.kind {
+                    HazardKind::Await => {
+                        is_async = true;
+                        continue;
+                    }
+                    // A `return` that ends the run returns the driver's value: the call site returns it too.
+                    HazardKind::Return if hazard.byte_range == stmts[piece.last].byte_range() => {
+                        returns = true;
+                        continue;
+                    }
+                    HazardKind::Return => format!(
+                        "`return` at line {line} is inside the database code; the driver cannot return from the endpoint"
+                    ),
+                    HazardKind::Yield => format!(
+                        "`yield` at line {line}: a streaming endpoint cannot hand its database code to the registry"
+                    ),
+                    HazardKind::BreakOrContinue => format!("`break`/`continue` at line {line} leaves the database code"),
+                    HazardKind::Global => {
+                        format!("`global` at line {line}: the driver would not share the endpoint's module state")
+                    }
+                    HazardKind::Nonlocal => {
+                        format!("`nonlocal` at line {line}: the driver would not share the enclosing scope")
+                    }
+                    HazardKind::Rebinds(name) => format!("the session `{name}` is rebound at line {line}"),
+                };
+                return Err(format!("{here}: {reason}"));
+            }
+            for stmt in &stmts[piece.first..=piece.last] {
+                let mut http = None;
+                for_each_node(*stmt, |n| {
+                    if http.is_none() && n.kind() == "identifier" {
+                        let text = file.node_text(n);
+                        if is_http(text) {
+                            http = Some(format!(
+                                "`{text}` at line {} is an HTTP concern inside the database code",
+                                line_of(file, n)
+                            ));
+                        }
+                    }
+                });
+                if let Some(reason) = http {
+                    return Err(format!("{here}: {reason}"));
+                }
+            }
+            if let Some((name, line)) = declared_outside(file, endpoint, &stmts[piece.first..=piece.last]) {
+                return Err(format!(
+                    "{here}: `{name}` is declared `global`/`nonlocal` at line {line}; moved into the driver it would become a local"
+                ));
+            }
+            let (driver_edits, writes, session_async) =
+                transaction_edits(file, &stmts[piece.first..=piece.last], &session, &here)?;
+            carry(
+                file,
+                &bindings,
+                call.analysed.ctx.module.as_deref(),
+                &flow.module_names,
+                &params.http_names,
+                &mut carried,
+            )?;
+            let bound = bound_before(file, endpoint, first);
+            segments.push(Segment {
+                range: piece,
+                inputs: with_prior_values(&bound, flow.inputs, &flow.outputs)
+                    .into_iter()
+                    .filter(|n| n != &session)
+                    .collect(),
+                outputs: flow.outputs,
+                is_async,
+                session_async,
+                writes,
+                returns,
+                driver_edits,
+                tenant: tenant_expression(file, endpoint, &bound, &params.tenant_names),
+                function: String::new(),
+                handler_method: String::new(),
+            });
+        }
+        if segments.is_empty() {
+            return Err(format!("{here}: every statement with `{session}` must stay in L2"));
+        }
         let make_async = !endpoint_is_async(endpoint);
         if make_async {
             check_can_become_async(file, endpoint, &endpoint_name, &here, &params.decorator)?;
@@ -564,33 +628,12 @@ impl<'a, 't> Extraction<'a, 't> {
             endpoint,
             endpoint_name: endpoint_name.clone(),
             session: session.clone(),
-            range,
-            inputs: with_prior_values(&bound_before(file, endpoint, first), flow.inputs, &flow.outputs)
-                .into_iter()
-                .filter(|n| n != &session)
-                .collect(),
-            outputs: flow.outputs,
-            carried: {
-                let mut carried = Carried::default();
-                carry(
-                    file,
-                    &call.sources.module_bindings(file),
-                    call.analysed.ctx.module.as_deref(),
-                    &flow.module_names,
-                    &params.http_names,
-                    &mut carried,
-                )?;
-                carried
-            },
-            is_async,
-            session_async,
-            writes,
+            segments,
+            carried,
             make_async,
-            returns,
-            driver_edits,
             vars: BTreeMap::new(),
         };
-        x.name_things(domain, module, &params.tenant_names, first)?;
+        x.name_things(domain, module)?;
         Ok(x)
     }
 
@@ -616,13 +659,7 @@ impl<'a, 't> Extraction<'a, 't> {
     }
 
     /// Names of everything generated: operation, files, class, methods, fresh locals.
-    fn name_things(
-        &mut self,
-        domain: &str,
-        module: &str,
-        tenant_names: &[String],
-        first: Node,
-    ) -> Result<(), ManualReason> {
+    fn name_things(&mut self, domain: &str, module: &str) -> Result<(), ManualReason> {
         let config = &self.call.project.config.file;
         self.set("domain", domain);
         self.set("module", module);
@@ -633,35 +670,10 @@ impl<'a, 't> Extraction<'a, 't> {
         let driver_module = python::module_name(&driver_path, &config.python.import_roots)
             .ok_or_else(|| format!("driver path {driver_path} is outside the import roots"))?;
         let (driver_package, driver_alias) = driver_module.rsplit_once('.').unwrap_or(("", &driver_module));
-        let taken_functions =
+        let mut taken_functions =
             self.call.sources.parsed(&driver_path)?.map(|f| top_level_functions(&f)).unwrap_or_default();
-        let function = fresh(&self.endpoint_name, &|c| taken_functions.iter().any(|t| t == c));
         let endpoint_names = identifiers(self.file, self.endpoint);
         let result_var = fresh("op_result", &|c| endpoint_names.iter().any(|t| t == c));
-        // The tenant is a name bound before the range, or that attribute of such a name (`auth.tenant_id`).
-        let bound = bound_before(self.file, self.endpoint, first);
-        let tenant = tenant_names
-            .iter()
-            .find(|t| bound.contains(t))
-            .cloned()
-            .or_else(|| {
-                let mut found = None;
-                for_each_node(self.endpoint, |n| {
-                    if found.is_none() && n.kind() == "attribute" {
-                        let object = n.child_by_field_name("object").filter(|o| o.kind() == "identifier");
-                        let attr = n.child_by_field_name("attribute").map(|a| self.file.node_text(a));
-                        if let (Some(object), Some(attr)) = (object, attr) {
-                            if tenant_names.iter().any(|t| t == attr)
-                                && bound.iter().any(|b| b == self.file.node_text(object))
-                            {
-                                found = Some(self.file.node_text(n).to_string());
-                            }
-                        }
-                    }
-                });
-                found
-            })
-            .unwrap_or_else(|| "None".to_string());
         let handler_path = format!("{}/{handler_module}.py", config.registry.handlers_dir);
         let class_name = format!("{}{}Handler", camel(domain), camel(module));
         // A class of that name that strata did not write has its own dispatch, which a new branch
@@ -685,16 +697,17 @@ impl<'a, 't> Extraction<'a, 't> {
                 handler_text.contains(&registered) && !handler_text.contains(&format!("{registered}{class_name}()"))
             })
         });
-        let taken_methods: Vec<String> = self
-            .call
-            .sources
-            .parsed(&handler_path)?
-            .and_then(|f| find_top_level(&f, "class_definition", &class_name).map(|c| identifiers(&f, c)))
+        let mut taken_methods: Vec<String> = existing
+            .as_ref()
+            .and_then(|f| find_top_level(f, "class_definition", &class_name).map(|c| identifiers(f, c)))
             .unwrap_or_default();
-        let handler_method = fresh(&format!("_{}", self.endpoint_name), &|c| taken_methods.iter().any(|t| t == c));
-        let mut params: Vec<(String, String)> =
-            vec![("method".into(), crate::templates::python_string(&handler_method[1..]))];
-        params.extend(self.inputs.iter().map(|i| (i.clone(), i.clone())));
+        for segment in &mut self.segments {
+            segment.function = fresh(&self.endpoint_name, &|c| taken_functions.iter().any(|t| t == c));
+            taken_functions.push(segment.function.clone());
+            segment.handler_method =
+                fresh(&format!("_{}", segment.function), &|c| taken_methods.iter().any(|t| t == c));
+            taken_methods.push(segment.handler_method.clone());
+        }
         self.set("operation", &operation);
         self.set("driver_path", &driver_path);
         self.set("driver_module", &driver_module);
@@ -703,23 +716,36 @@ impl<'a, 't> Extraction<'a, 't> {
         self.set("handler_module", &handler_module);
         self.set("handler_path", &handler_path);
         self.set("class_name", &class_name);
-        self.set("method", &handler_method[1..]);
-        self.set("handler_method", &handler_method);
-        self.set("function", &function);
         self.set("endpoint", self.endpoint_name.clone());
         self.set("l2_path", self.file.rel_path.clone());
         self.set("session", self.session.clone());
-        self.set("tenant", &tenant);
         self.set("result_var", &result_var);
-        self.set("params", &params);
-        self.set("inputs", self.inputs.clone());
-        self.set("outputs", self.outputs.clone());
-        self.set("is_async", self.is_async);
-        self.set("driver_async", self.is_async);
-        self.set("session_async", self.session_async);
-        self.set("writes", self.writes);
-        self.set("returns", self.returns);
         Ok(())
+    }
+
+    /// The template variables of one run: its function, handler method, parameters and flow.
+    fn enter_segment(&mut self, index: usize) {
+        let segment = &self.segments[index];
+        let mut params: Vec<(String, String)> =
+            vec![("method".into(), crate::templates::python_string(&segment.handler_method[1..]))];
+        params.extend(segment.inputs.iter().map(|i| (i.clone(), i.clone())));
+        let values: Vec<(&str, Value)> = vec![
+            ("method", Value::from(&segment.handler_method[1..])),
+            ("handler_method", Value::from(segment.handler_method.as_str())),
+            ("function", Value::from(segment.function.as_str())),
+            ("tenant", Value::from(segment.tenant.as_str())),
+            ("params", Value::from_serialize(&params)),
+            ("inputs", Value::from_serialize(&segment.inputs)),
+            ("outputs", Value::from_serialize(&segment.outputs)),
+            ("is_async", Value::from(segment.is_async)),
+            ("driver_async", Value::from(segment.is_async)),
+            ("session_async", Value::from(segment.session_async)),
+            ("writes", Value::from(segment.writes)),
+            ("returns", Value::from(segment.returns)),
+        ];
+        for (name, value) in values {
+            self.vars.insert(name.to_string(), value);
+        }
     }
 
     /// The first statement of `execute` in the handler class template: a class whose `execute`
@@ -734,25 +760,34 @@ impl<'a, 't> Extraction<'a, 't> {
             .ok_or_else(|| "the handler_class template must define a class with an `execute` method".to_string())
     }
 
-    fn range_lines(&self) -> std::ops::Range<usize> {
-        let stmts = primitives::statements(self.range.block);
-        self.file.line_range(stmts[self.range.first].start_byte()..stmts[self.range.last].end_byte())
+    fn range_lines(&self, index: usize) -> std::ops::Range<usize> {
+        let range = &self.segments[index].range;
+        let stmts = primitives::statements(range.block);
+        self.file.line_range(stmts[range.first].start_byte()..stmts[range.last].end_byte())
     }
 
-    fn range_indent(&self) -> String {
-        let stmts = primitives::statements(self.range.block);
-        primitives::indentation(self.file, stmts[self.range.first]).unwrap_or_default()
+    fn range_indent(&self, index: usize) -> String {
+        let range = &self.segments[index].range;
+        let stmts = primitives::statements(range.block);
+        primitives::indentation(self.file, stmts[range.first]).unwrap_or_default()
     }
 
     /// The endpoint, dispatching through the registry; imports added and those left unused removed.
     fn l2_file(&mut self) -> Result<FileEdits, ManualReason> {
         let file = self.file;
-        let on_failure = self.render("on_failure.py.j2")?;
-        self.set("on_failure", on_failure.trim());
-        let call_site = self.render("call_site.py.j2")?;
-        let indent = self.range_indent();
-        let mut edits =
-            vec![Edit::replace(self.range_lines(), primitives::indent_lines(&call_site, &indent, file.newline()))];
+        let mut edits = Vec::new();
+        let mut on_failure = String::new();
+        for index in 0..self.segments.len() {
+            self.enter_segment(index);
+            on_failure = self.render("on_failure.py.j2")?;
+            self.set("on_failure", on_failure.trim());
+            let call_site = self.render("call_site.py.j2")?;
+            let indent = self.range_indent(index);
+            edits.push(Edit::replace(
+                self.range_lines(index),
+                primitives::indent_lines(&call_site, &indent, file.newline()),
+            ));
+        }
         if self.make_async {
             edits.push(Edit::insert(self.endpoint.start_byte(), "async "));
         }
@@ -781,13 +816,18 @@ impl<'a, 't> Extraction<'a, 't> {
     /// merged, missing definitions and the function appended). A new package gets its `__init__.py`.
     fn driver_files(&mut self) -> Result<Vec<FileEdits>, ManualReason> {
         let file = self.file;
-        let lines = self.range_lines();
-        let moved = apply(&file.text, &self.driver_edits)?;
-        let delta = moved.len() as isize - file.text.len() as isize;
-        let body_text = &moved[lines.start..(lines.end as isize + delta) as usize];
-        let body = primitives::reindent(body_text, &self.range_indent(), "    ").replace("\r\n", "\n");
-        self.set("body", body.trim_end_matches('\n'));
-        let function = primitives::unwrap_reraising_try(&self.render("driver_function.py.j2")?);
+        let mut function = String::new();
+        for index in 0..self.segments.len() {
+            self.enter_segment(index);
+            let lines = self.range_lines(index);
+            // Only this run's own edits: the lines of the other runs are not in its text.
+            let moved = apply(&file.text[lines.clone()], &shift(&self.segments[index].driver_edits, lines.start))?;
+            let body = primitives::reindent(&moved, &self.range_indent(index), "    ").replace("\r\n", "\n");
+            self.set("body", body.trim_end_matches('\n'));
+            let text = primitives::unwrap_reraising_try(&self.render("driver_function.py.j2")?);
+            // Each rendered function brings its own leading blank lines.
+            function.push_str(&text);
+        }
         let path = self.str_var("driver_path");
         match self.call.sources.parsed(&path)? {
             None => {
@@ -939,8 +979,12 @@ impl<'a, 't> Extraction<'a, 't> {
             .last()
             .filter(|s| s.kind() == "return_statement")
             .ok_or_else(|| format!("`{class_name}.execute` in {path} does not end with a fallback `return`"))?;
-        let branch = self.render("handler_branch.py.j2")?;
-        let method = self.render("handler_method.py.j2")?;
+        let (mut branch, mut method) = (String::new(), String::new());
+        for index in 0..self.segments.len() {
+            self.enter_segment(index);
+            branch.push_str(&self.render("handler_branch.py.j2")?);
+            method.push_str(&self.render("handler_method.py.j2")?);
+        }
         let last_member = *class_body.last().ok_or("the handler class is empty")?;
         let edits = vec![
             primitives::insert_before(&file, fallback, &branch).ok_or("cannot add the dispatch branch")?,
@@ -1091,18 +1135,95 @@ fn http_parameters(file: &SourceFile, endpoint: Node) -> Vec<String> {
         .collect()
 }
 
+/// Edits moved back by `offset` bytes (to apply them to a slice that starts there).
+fn shift(edits: &[Edit], offset: usize) -> Vec<Edit> {
+    edits
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.range = e.range.start - offset..e.range.end - offset;
+            e
+        })
+        .collect()
+}
+
+/// The runs of `range` that move, each from a statement that uses the session to one that does.
+/// A statement without the session that must stay in L2 (it names an HTTP object or an L2
+/// class, or returns, raises, yields or leaves a loop) ends one run; the next run starts at the
+/// next statement with the session. Each run becomes its own dispatch, on the same session.
+fn split_at_barriers<'t>(
+    file: &SourceFile,
+    range: StatementRange<'t>,
+    uses: &[Node],
+    stays: &dyn Fn(&str) -> bool,
+) -> Vec<StatementRange<'t>> {
+    let stmts = primitives::statements(range.block);
+    let uses_session = |s: Node| uses.iter().any(|u| u.start_byte() >= s.start_byte() && u.end_byte() <= s.end_byte());
+    let stays_in_l2 = |s: Node| {
+        let mut found = false;
+        for_each_node(s, |n| {
+            found |= match n.kind() {
+                "return_statement" | "raise_statement" | "yield" | "break_statement" | "continue_statement" => true,
+                "identifier" => stays(file.node_text(n)),
+                _ => false,
+            }
+        });
+        found
+    };
+    let mut out = Vec::new();
+    let mut open: Option<(usize, usize)> = None;
+    for (i, stmt) in stmts.iter().enumerate().take(range.last + 1).skip(range.first) {
+        if uses_session(*stmt) {
+            open = Some((open.map_or(i, |(first, _)| first), i));
+        } else if stays_in_l2(*stmt) {
+            if let Some((first, last)) = open.take() {
+                out.push(StatementRange { block: range.block, first, last });
+            }
+        }
+    }
+    if let Some((first, last)) = open {
+        out.push(StatementRange { block: range.block, first, last });
+    }
+    out
+}
+
+/// The tenant a dispatch passes: a tenant name bound before the run, or that attribute of a name
+/// bound before it (`auth.tenant_id`); `None` when there is neither.
+fn tenant_expression(file: &SourceFile, endpoint: Node, bound: &[String], tenant_names: &[String]) -> String {
+    if let Some(name) = tenant_names.iter().find(|t| bound.contains(t)) {
+        return name.clone();
+    }
+    let mut found = None;
+    for_each_node(endpoint, |n| {
+        if found.is_none() && n.kind() == "attribute" {
+            let object = n.child_by_field_name("object").filter(|o| o.kind() == "identifier");
+            let attr = n.child_by_field_name("attribute").map(|a| file.node_text(a));
+            if let (Some(object), Some(attr)) = (object, attr) {
+                if tenant_names.iter().any(|t| t == attr) && bound.iter().any(|b| b == file.node_text(object)) {
+                    found = Some(file.node_text(n).to_string());
+                }
+            }
+        }
+    });
+    found.unwrap_or_else(|| "None".to_string())
+}
+
 /// Grows the range backwards over the statements just before it that only build what it reads
 /// (a query, `text(...)`, a function-local import of a SQL helper): the driver then owns the SQL.
+/// It never grows below `floor` (where the previous run ended).
 fn grow_over_builders<'t>(
     file: &SourceFile,
     mut range: StatementRange<'t>,
+    floor: usize,
     watched: &[&str],
     is_http: &dyn Fn(&str) -> bool,
 ) -> (StatementRange<'t>, scope::RangeFlow) {
     let stmts = primitives::statements(range.block);
     loop {
         let flow = scope::analyse_range(&file.tree, file.bytes(), &range, watched);
-        let Some(prev) = range.first.checked_sub(1).map(|i| stmts[i]) else { return (range, flow) };
+        let Some(prev) = range.first.checked_sub(1).filter(|i| *i >= floor).map(|i| stmts[i]) else {
+            return (range, flow);
+        };
         if !is_builder(file, prev, &flow.inputs, is_http) {
             return (range, flow);
         }
