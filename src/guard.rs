@@ -163,7 +163,7 @@ impl<'c> Guard<'c> {
     }
 
     /// The file of a project module, if it is one: `a/b.py` or `a/b/__init__.py` under an import root.
-    fn module_file(&self, files: &dyn ProjectFiles, module: &str) -> Option<Arc<SourceFile>> {
+    pub fn module_file(&self, files: &dyn ProjectFiles, module: &str) -> Option<Arc<SourceFile>> {
         let rel = module.replace('.', "/");
         self.roots().iter().find_map(|root| {
             let base = if root.is_empty() || root == "." { rel.clone() } else { format!("{root}/{rel}") };
@@ -171,7 +171,7 @@ impl<'c> Guard<'c> {
         })
     }
 
-    fn module_exists(&self, files: &dyn ProjectFiles, module: &str) -> bool {
+    pub fn module_exists(&self, files: &dyn ProjectFiles, module: &str) -> bool {
         let rel = module.replace('.', "/");
         self.module_file(files, module).is_some()
             || self.roots().iter().any(|root| {

@@ -713,3 +713,72 @@ fn guard_clauses_and_early_returns_stay_in_l2_between_two_dispatches() {
     assert!(diff.contains("+def rename_2(db):") && diff.contains("+    db.flush()"), "{diff}");
     snapshot("extract_guard_clauses", &diff);
 }
+
+const COPIED_ROUTER: &str = r#"from fastapi import APIRouter, Depends
+from sqlalchemy import select
+
+from app.db import get_db
+from ..catalog.entries import CatalogEntry
+
+router = APIRouter()
+
+
+@router.get("/entries")
+def list_entries(db=Depends(get_db)):
+    rows = db.execute(select(CatalogEntry)).scalars().all()
+    return [r.name for r in rows]
+"#;
+
+/// A router copied from elsewhere keeps relative imports that do not resolve where it now is
+/// (Python never imports it). When exactly one project module has that path, the driver imports
+/// it and the follow-up says so; when none has (see above), the fix is dropped.
+#[test]
+fn a_stale_relative_import_is_carried_only_to_the_one_module_it_can_mean() {
+    let dir = project(COPIED_ROUTER);
+    write(dir.path(), "backend/app/catalog/entries.py", "class CatalogEntry:\n    pass\n");
+    git_commit_all(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--json", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    let driver = read(dir.path(), "backend/app/hoc/cus/shop/L6_drivers/items_driver.py");
+    assert!(driver.contains("from app.catalog.entries import CatalogEntry"), "{driver}");
+    let outcome = json(&stdout);
+    let follow_ups = outcome["applied"][0]["follow_ups"].to_string();
+    assert!(follow_ups.contains("the only project module of that name"), "{stdout}");
+}
+
+const COMMITTING_HELPER: &str = r#"from fastapi import APIRouter, Depends
+from sqlalchemy import select
+
+from app.db import get_db
+from app.models import Item
+
+router = APIRouter()
+
+
+def _audit(db, what):
+    try:
+        db.add(Item(name=what))
+        db.commit()
+    except Exception:
+        db.rollback()
+
+
+@router.get("/items")
+def list_items(db=Depends(get_db)):
+    rows = db.execute(select(Item)).scalars().all()
+    _audit(db, "listed")
+    return [r.name for r in rows]
+"#;
+
+/// A helper of the L2 module that commits its caller's transaction (and swallows the error)
+/// cannot become driver code: the endpoint that calls it stays manual, with the reason.
+#[test]
+fn a_helper_that_commits_its_callers_transaction_keeps_the_endpoint_manual() {
+    let dir = project(COMMITTING_HELPER);
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--json", "--color", "never"]);
+    assert!(code == 0 || code == 1, "{stderr}");
+    let outcome = json(&stdout);
+    let reasons = outcome["manual"].to_string();
+    assert!(reasons.contains("commits or rolls back its caller's transaction"), "{stdout}");
+    assert!(!dir.path().join("backend/app/hoc/cus/shop/L6_drivers/items_driver.py").exists());
+}

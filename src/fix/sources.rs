@@ -20,6 +20,8 @@ pub struct Sources<'a> {
     bindings: Mutex<HashMap<String, Arc<Vec<ModuleBinding>>>>,
     /// Semantic facts of files as they stand in this pass, the baseline a change set is judged against.
     facts: Mutex<HashMap<String, Arc<Vec<Fact>>>>,
+    /// Dotted names of every module of the project, listed on first use.
+    modules: std::sync::OnceLock<Arc<Vec<String>>>,
 }
 
 impl<'a> Sources<'a> {
@@ -30,6 +32,7 @@ impl<'a> Sources<'a> {
             parsed: Mutex::new(HashMap::new()),
             bindings: Mutex::new(HashMap::new()),
             facts: Mutex::new(HashMap::new()),
+            modules: std::sync::OnceLock::new(),
         }
     }
 
@@ -76,6 +79,24 @@ impl<'a> Sources<'a> {
             cache.insert(file.rel_path.clone(), facts.clone());
         }
         facts
+    }
+
+    /// The dotted names of every Python module of the project (files of this run included).
+    pub fn modules(&self) -> Arc<Vec<String>> {
+        self.modules
+            .get_or_init(|| {
+                let roots = &self.project.config.file.python.import_roots;
+                let mut paths: Vec<String> = crate::discover::python_files(self.project.root(), &[])
+                    .map(|found| found.into_iter().map(|c| c.rel_path).collect())
+                    .unwrap_or_default();
+                paths.extend(self.contents.keys().filter(|k| k.ends_with(".py")).cloned());
+                let mut modules: Vec<String> =
+                    paths.iter().filter_map(|p| crate::python::module_name(p, roots)).collect();
+                modules.sort();
+                modules.dedup();
+                Arc::new(modules)
+            })
+            .clone()
     }
 
     fn dir_exists_in_run(&self, rel: &str) -> bool {

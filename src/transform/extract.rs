@@ -11,6 +11,7 @@ use tree_sitter::Node;
 use super::{ManualReason, TransformCall, TransformOutput};
 use crate::edit::{self, Edit, FileEdits};
 use crate::fix::primitives;
+use crate::fix::sources::Sources;
 use crate::matching::for_each_node;
 use crate::python::scope::{self, BindingKind, HazardKind, ModuleBinding, StatementRange};
 use crate::python::{self, SourceFile};
@@ -173,6 +174,8 @@ struct Carried {
     definitions: Vec<(String, String)>,
     /// Definitions being carried right now (a cycle between helpers ends here).
     visiting: Vec<String>,
+    /// Stale relative imports resolved to the one module they can mean, for the follow-ups.
+    repairs: Vec<String>,
 }
 
 /// Collects, for the module-level `names` the moved code reads, the imports and the L2 module's
@@ -184,6 +187,7 @@ fn carry(
     l2_module: Option<&str>,
     names: &[String],
     http_names: &[String],
+    repair: &dyn Fn(&str, &str, Option<&str>) -> Option<String>,
     carried: &mut Carried,
 ) -> Result<(), ManualReason> {
     for name in names {
@@ -197,7 +201,20 @@ fn carry(
                     let importer = l2_module
                         .ok_or("the L2 file is outside the import roots; relative imports cannot be resolved")?;
                     let reference = format!("{}{module}", ".".repeat(*level));
-                    python::resolve_module(&reference, importer, file.rel_path.ends_with("__init__.py"))
+                    let resolved = python::resolve_module(&reference, importer, file.rel_path.ends_with("__init__.py"));
+                    match repair(&resolved, module, imported.as_deref()) {
+                        Some(repaired) if repaired != resolved => {
+                            let note = format!(
+                                "`from {reference} import ...` in {} does not resolve from where the file is (`{resolved}` does not exist), so Python never imported it; the driver imports `{repaired}`, the only project module of that name",
+                                file.rel_path
+                            );
+                            if !carried.repairs.contains(&note) {
+                                carried.repairs.push(note);
+                            }
+                            repaired
+                        }
+                        _ => resolved,
+                    }
                 } else {
                     module.clone()
                 };
@@ -265,7 +282,7 @@ fn carry(
                     });
                 }
                 carried.visiting.push(name.clone());
-                carry(file, bindings, l2_module, &needed, http_names, carried)?;
+                carry(file, bindings, l2_module, &needed, http_names, repair, carried)?;
                 carried.visiting.pop();
                 if binding.kind == BindingKind::Function {
                     let mut ends_transaction = false;
@@ -298,6 +315,35 @@ fn carry(
         }
     }
     Ok(())
+}
+
+/// Where a relative import of a router copied from elsewhere can only have pointed: `resolved`
+/// itself when it exists; else the one project module whose dotted name ends with the import's
+/// own path (`models.feedback`) and that binds `member`. `None` when there is not exactly one.
+fn stale_import_target(
+    sources: &Sources,
+    config: &crate::config::Config,
+    resolved: &str,
+    remainder: &str,
+    member: Option<&str>,
+) -> Option<String> {
+    let guard = crate::guard::Guard::new(config);
+    if guard.module_exists(sources, resolved) || remainder.is_empty() {
+        return Some(resolved.to_string());
+    }
+    let suffix = format!(".{remainder}");
+    let modules = sources.modules();
+    let mut found = modules.iter().filter(|m| m.ends_with(&suffix)).filter(|m| match member {
+        None => true,
+        Some(name) => {
+            guard.module_exists(sources, &format!("{m}.{name}"))
+                || guard
+                    .module_file(sources, m)
+                    .is_some_and(|f| sources.module_bindings(&f).iter().any(|b| b.name == name))
+        }
+    });
+    let first = found.next()?;
+    found.next().is_none().then(|| first.clone())
 }
 
 fn binding_count(bindings: &[ModuleBinding], name: &str) -> usize {
@@ -453,7 +499,7 @@ pub fn run(call: &TransformCall) -> Result<TransformOutput, ManualReason> {
     files.push(x.wiring_file()?);
     Ok(TransformOutput {
         files,
-        follow_ups: Vec::new(),
+        follow_ups: x.carried.repairs.clone(),
         description: Some(format!(
             "move the database code of `{}`{} to {} and dispatch `{operation}` through the registry",
             x.endpoint_name,
@@ -582,12 +628,16 @@ impl<'a, 't> Extraction<'a, 't> {
             }
             let (driver_edits, writes, session_async) =
                 transaction_edits(file, &stmts[piece.first..=piece.last], &session, &here)?;
+            let repair = |resolved: &str, remainder: &str, member: Option<&str>| {
+                stale_import_target(call.sources, &call.project.config, resolved, remainder, member)
+            };
             carry(
                 file,
                 &bindings,
                 call.analysed.ctx.module.as_deref(),
                 &flow.module_names,
                 &params.http_names,
+                &repair,
                 &mut carried,
             )?;
             let bound = bound_before(file, endpoint, first);
