@@ -178,6 +178,10 @@ struct Carried {
     repairs: Vec<String>,
 }
 
+/// Where a relative import that does not resolve can only have pointed: `(resolved, the
+/// import's own path, the imported member)` to a module name.
+type RepairImport<'r> = dyn Fn(&str, &str, Option<&str>) -> Option<String> + 'r;
+
 /// Collects, for the module-level `names` the moved code reads, the imports and the L2 module's
 /// own definitions the driver needs, following what those definitions read in turn. A class of
 /// the L2 module, or a definition that reaches an HTTP name, cannot move: manual.
@@ -187,7 +191,7 @@ fn carry(
     l2_module: Option<&str>,
     names: &[String],
     http_names: &[String],
-    repair: &dyn Fn(&str, &str, Option<&str>) -> Option<String>,
+    repair: &RepairImport,
     carried: &mut Carried,
 ) -> Result<(), ManualReason> {
     for name in names {
