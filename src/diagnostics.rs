@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::engine::{Analysed, Project, Skipped, WalkStats};
 use crate::exceptions::{ExceptionEntry, ExceptionState};
 use crate::matching::rule::{Rule, RuleMatch};
-use crate::matching::{Bindings, FileContext};
+use crate::matching::Bindings;
 use crate::recipe::{Applicability, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -140,8 +140,9 @@ pub fn match_vars(analysed: &Analysed, anchor: tree_sitter::Node, bindings: &Bin
     vars
 }
 
-/// Builds the finding for one match (message rendered, position, frame, fix hint).
-pub fn finding(project: &Project, analysed: &Analysed, rule: &Rule, m: &RuleMatch) -> Finding {
+/// Builds the finding for one match (message rendered, position, frame) with the fix hint the
+/// planner gave it.
+pub fn finding(project: &Project, analysed: &Analysed, rule: &Rule, m: &RuleMatch, fix: Option<FixHint>) -> Finding {
     let file = analysed.ctx.file;
     let vars = match_vars(analysed, m.node, &m.bindings);
     let message = project
@@ -164,13 +165,14 @@ pub fn finding(project: &Project, analysed: &Analysed, rule: &Rule, m: &RuleMatc
         path: file.rel_path.clone(),
         start: Position { line, column },
         end: Position { line: end_line, column: end_column },
-        fix: fix_hint(project, analysed, rule, m, &analysed.ctx),
+        fix,
         frame,
     }
 }
 
-fn fix_hint(project: &Project, analysed: &Analysed, rule: &Rule, m: &RuleMatch, ctx: &FileContext) -> Option<FixHint> {
-    let (index, env) = rule.fix_case(m, ctx)?;
+/// The fix a recipe declares for a match, before any transform runs (for callers that do not plan).
+pub fn declared_fix(project: &Project, analysed: &Analysed, rule: &Rule, m: &RuleMatch) -> Option<FixHint> {
+    let (index, env) = rule.fix_case(m, &analysed.ctx)?;
     let case = &rule.fixes[index].case;
     let part = if case.applicability == Applicability::Manual { "reason" } else { "description" };
     let vars = Value::from_serialize(match_vars(analysed, m.node, &env));
@@ -178,13 +180,26 @@ fn fix_hint(project: &Project, analysed: &Analysed, rule: &Rule, m: &RuleMatch, 
     Some(FixHint { applicability: case.applicability, description })
 }
 
+/// Fix hints of one file's matches by `(rule, path:line:col)`.
+pub type Hints = std::collections::HashMap<(String, String), FixHint>;
+
 /// Runs a check over candidates: findings with their disposition, skipped files and exception states.
-pub fn check(project: &Project, candidates: &[crate::discover::Candidate]) -> CheckReport {
+/// `plan` gives each file's fix hints (what `fix` would do with each match), so that `check` and
+/// `fix` never disagree; without a hint, the recipe's declared fix is shown.
+pub fn check(
+    project: &Project,
+    candidates: &[crate::discover::Candidate],
+    plan: &(dyn Fn(&Analysed) -> Hints + Sync),
+) -> CheckReport {
     let (per_file, skipped, stats) = project.analyse(candidates, |analysed| {
         let mut out = Vec::new();
+        let hints = plan(analysed);
         for (rule, matches) in &analysed.matches {
             for m in matches {
-                let finding = finding(project, analysed, rule, m);
+                let (line, column) = analysed.ctx.file.line_col(m.node.start_byte());
+                let key = (rule.id().to_string(), format!("{}:{line}:{column}", analysed.ctx.file.rel_path));
+                let fix = hints.get(&key).cloned().or_else(|| declared_fix(project, analysed, rule, m));
+                let finding = finding(project, analysed, rule, m, fix);
                 let disposition = match &m.classification {
                     Some(label) => Disposition::Classified(label.clone()),
                     None => Disposition::Violation,

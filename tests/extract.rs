@@ -782,3 +782,41 @@ fn a_helper_that_commits_its_callers_transaction_keeps_the_endpoint_manual() {
     assert!(reasons.contains("commits or rolls back its caller's transaction"), "{stdout}");
     assert!(!dir.path().join("backend/app/hoc/cus/shop/L6_drivers/items_driver.py").exists());
 }
+
+/// `check` and `fix` plan each site in one step: the manual reasons `check` shows are exactly the
+/// ones `fix` reports, and a site `check` calls safe is one `fix` applies.
+#[test]
+fn check_shows_what_fix_does_site_by_site() {
+    let dir = project(MANUAL_SHAPES);
+    let (_, stdout, _) = run(dir.path(), &["check", "--format", "json", "--color", "never"]);
+    let report = json(&stdout);
+    let hinted: BTreeSet<(String, String)> = report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| matches!(v["rule"].as_str(), Some("l2-db-execute" | "l2-transaction")))
+        .map(|v| {
+            let location = format!("{}:{}:{}", v["path"].as_str().unwrap(), v["start"]["line"], v["start"]["column"]);
+            assert_eq!(v["fix"]["applicability"], "manual", "{v}");
+            (location, v["fix"]["description"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let (_, stdout, _) = run(dir.path(), &["fix", "--dry-run", "--json", "--color", "never"]);
+    let outcome = json(&stdout);
+    let manual: BTreeSet<(String, String)> = outcome["manual"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|cs| matches!(cs["rule"].as_str(), Some("l2-db-execute" | "l2-transaction")))
+        .map(|cs| (cs["location"].as_str().unwrap().to_string(), cs["reason"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(hinted, manual);
+
+    let dir = project(GUARD_CLAUSES);
+    let (_, stdout, _) = run(dir.path(), &["check", "--format", "json", "--color", "never"]);
+    let report = json(&stdout);
+    for v in report["violations"].as_array().unwrap().iter().filter(|v| v["rule"] != "l2-registry-dispatch") {
+        assert_eq!(v["fix"]["applicability"], "safe", "{v}");
+        assert!(v["fix"]["description"].as_str().unwrap().contains("(2 parts)"), "{v}");
+    }
+}

@@ -4,12 +4,15 @@ use std::process::ExitCode;
 
 use crate::cli::{CheckArgs, GlobalArgs};
 use crate::diagnostics;
+use crate::fix::{self, sources::Sources, Contents};
 use crate::output::{github, json, sarif, text, Format};
 
 pub fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let project = super::load_project(global, Some(&args.selection))?;
     let candidates = project.candidates(&args.selection.paths)?;
-    let report = diagnostics::check(&project, &candidates);
+    let contents = Contents::new();
+    let sources = Sources::new(&project, &contents);
+    let report = diagnostics::check(&project, &candidates, &|analysed| fix::plan_hints(analysed, &sources));
     let color = global.color.enabled_for_stdout();
     let rendered = match args.format {
         Format::Text => text::render(&report, color),

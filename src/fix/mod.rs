@@ -289,6 +289,22 @@ fn commit_pass(project: &Project, staged: Vec<ChangeSet>, outcome: &mut FixOutco
     }
 }
 
+/// What `fix` would do with each match of a file, as fix hints by `(rule, path:line:col)`: the
+/// same planning step `fix` runs (transforms included), so `check` shows exactly what `fix` does.
+pub fn plan_hints(analysed: &Analysed, sources: &Sources) -> crate::diagnostics::Hints {
+    plan_file(analysed, sources)
+        .into_iter()
+        .map(|cs| {
+            let description = match (&cs.applicability, &cs.reason) {
+                (Applicability::Manual, Some(reason)) => reason.clone(),
+                _ => cs.description.clone(),
+            };
+            let hint = crate::diagnostics::FixHint { applicability: cs.applicability, description };
+            ((cs.rule.clone(), cs.location.clone()), hint)
+        })
+        .collect()
+}
+
 /// Plans the change sets for every fixable match of a file.
 fn plan_file(analysed: &Analysed, sources: &Sources) -> Vec<ChangeSet> {
     let mut out = Vec::new();

@@ -54,7 +54,7 @@ pub fn run_cases(project: &Project, ids: &[String]) -> anyhow::Result<Vec<CaseRe
             scratch.config.root = dir.path().to_path_buf();
             scratch.exceptions = Default::default();
             let candidates = scratch.candidates(&[])?;
-            let report = diagnostics::check(&scratch, &candidates);
+            let report = diagnostics::check(&scratch, &candidates, &|_| diagnostics::Hints::new());
             let found = report.findings.len();
             let mut failure =
                 (found != case.matches).then(|| format!("  expected {} matches, found {found}", case.matches));
