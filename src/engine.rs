@@ -142,10 +142,11 @@ impl Project {
             ProgressStyle::with_template("{bar:40} {pos}/{len} files").unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         let callers = ProjectCallers::new(self, contents);
+        let facts = crate::guard::GuardFacts::new(&self.config, contents);
         let outcomes: Vec<FileOutcome<T>> = candidates
             .par_iter()
             .map(|candidate| {
-                let outcome = self.analyse_one(candidate, contents, &callers, &visit);
+                let outcome = self.analyse_one(candidate, contents, &callers, &facts, &visit);
                 bar.inc(1);
                 outcome
             })
@@ -177,6 +178,7 @@ impl Project {
         candidate: &Candidate,
         contents: &BTreeMap<String, String>,
         callers: &ProjectCallers,
+        facts: &crate::guard::GuardFacts,
         visit: &impl Fn(&Analysed<'_>) -> T,
     ) -> FileOutcome<T> {
         let placement = self.config.layers.classify(&candidate.rel_path);
@@ -205,7 +207,7 @@ impl Project {
         };
         let module = python::module_name(&file.rel_path, &self.config.file.python.import_roots);
         let is_package = file.rel_path.ends_with("__init__.py");
-        let ctx = FileContext { file: &file, module, is_package, callers: Some(callers) };
+        let ctx = FileContext { file: &file, module, is_package, callers: Some(callers), facts: Some(facts) };
         let matches = to_run.into_iter().map(|rule| (rule, rule.run(&ctx))).collect();
         FileOutcome::Done(visit(&Analysed { ctx, placement, matches }))
     }

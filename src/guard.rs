@@ -2,8 +2,8 @@
 //! dispatched operations registered by code that runs, layers pointing down, calls that fit the
 //! function they reach. `fix` drops a change set that adds such a fact; `check` reports them.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 use tree_sitter::Node;
@@ -356,6 +356,73 @@ impl<'c> Guard<'c> {
                 self.fact(Check::UnregisteredOperation, file, line, message, op)
             })
             .collect()
+    }
+}
+
+/// The project's files as they are on disk, with a run's in-memory changes first; parsed on use.
+pub struct DiskFiles<'a> {
+    config: &'a Config,
+    contents: &'a BTreeMap<String, String>,
+    parsed: Mutex<HashMap<String, Option<Arc<SourceFile>>>>,
+}
+
+impl<'a> DiskFiles<'a> {
+    pub fn new(config: &'a Config, contents: &'a BTreeMap<String, String>) -> Self {
+        DiskFiles { config, contents, parsed: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl ProjectFiles for DiskFiles<'_> {
+    fn parsed(&self, rel: &str) -> Option<Arc<SourceFile>> {
+        if let Some(known) = self.parsed.lock().ok().and_then(|p| p.get(rel).cloned()) {
+            return known;
+        }
+        let abs = self.config.root.join(rel);
+        let text = match self.contents.get(rel) {
+            Some(text) => Some(text.clone()),
+            None => std::fs::read_to_string(&abs).ok(),
+        };
+        let file = text.and_then(|t| SourceFile::parse(rel.to_string(), abs, t.into_bytes()).ok()).map(Arc::new);
+        if let Ok(mut cache) = self.parsed.lock() {
+            cache.insert(rel.to_string(), file.clone());
+        }
+        file
+    }
+
+    fn dir_exists(&self, rel: &str) -> bool {
+        let prefix = format!("{rel}/");
+        self.config.root.join(rel).is_dir() || self.contents.keys().any(|k| k.starts_with(&prefix))
+    }
+}
+
+/// Project-wide facts for recipe constraints (`module_layer`, `registered`), computed on first use.
+pub struct GuardFacts<'a> {
+    files: DiskFiles<'a>,
+    registered: OnceLock<BTreeMap<String, usize>>,
+}
+
+impl<'a> GuardFacts<'a> {
+    pub fn new(config: &'a Config, contents: &'a BTreeMap<String, String>) -> Self {
+        GuardFacts { files: DiskFiles::new(config, contents), registered: OnceLock::new() }
+    }
+}
+
+impl crate::matching::ProjectFacts for GuardFacts<'_> {
+    fn module_layer(&self, module: &str) -> Option<String> {
+        let config = self.files.config;
+        let rel = module.replace('.', "/");
+        config.file.python.import_roots.iter().find_map(|root| {
+            let base = if root.is_empty() || root == "." { rel.clone() } else { format!("{root}/{rel}") };
+            [format!("{base}.py"), format!("{base}/__init__.py")]
+                .into_iter()
+                .filter(|path| self.files.contents.contains_key(path) || config.root.join(path).is_file())
+                .find_map(|path| config.layers.classify(&path).layer)
+        })
+    }
+
+    fn is_registered(&self, operation: &str) -> bool {
+        let config = self.files.config;
+        self.registered.get_or_init(|| Guard::new(config).registered(&self.files)).contains_key(operation)
     }
 }
 

@@ -820,3 +820,49 @@ fn check_shows_what_fix_does_site_by_site() {
         assert!(v["fix"]["description"].as_str().unwrap().contains("(2 parts)"), "{v}");
     }
 }
+
+/// What the guard refuses to write, `check` reports on the project as it is: a driver importing
+/// an L2 module (`imports-l2`) and an operation dispatched but registered only by an annotation,
+/// which never runs (`unregistered-operation`).
+#[test]
+fn check_reports_imports_of_l2_and_operations_no_running_registration_provides() {
+    let dir = project(
+        "from fastapi import APIRouter\n\nrouter = APIRouter()\nPAGE_SIZE = 20\n\n\n\
+         @router.get(\"/items\")\nasync def list_items(registry):\n    return await registry.execute(\"shop.items\", None)\n\n\n\
+         @router.get(\"/stats\")\nasync def stats(registry):\n    return await registry.execute(\"shop.stats\", None)\n",
+    );
+    write(
+        dir.path(),
+        "backend/app/hoc/cus/shop/L6_drivers/items_driver.py",
+        "from app.hoc.api.cus.shop.items import PAGE_SIZE\n\n\ndef page():\n    return PAGE_SIZE\n",
+    );
+    write(
+        dir.path(),
+        "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/shop_handler.py",
+        "def register(registry: \"OperationRegistry\") -> None:\n    registry: OperationRegistry.register(\"shop.items\", object())\n    registry.register(\"shop.stats\", object())\n",
+    );
+    write(
+        dir.path(),
+        WIRING,
+        "def register_all_handlers(registry: \"OperationRegistry\") -> None:\n    from app.hoc.cus.hoc_spine.orchestrator.handlers import shop_handler\n\n    shop_handler.register(registry)\n",
+    );
+    git_commit_all(dir.path());
+    let (code, stdout, _) =
+        run(dir.path(), &["check", "--format", "json", "--select", "imports-l2,unregistered-operation"]);
+    assert_eq!(code, 1);
+    let report = json(&stdout);
+    let found: BTreeSet<String> = report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| format!("{} {}:{}", v["rule"].as_str().unwrap(), v["path"].as_str().unwrap(), v["start"]["line"]))
+        .collect();
+    let expected: BTreeSet<String> = [
+        "imports-l2 backend/app/hoc/cus/shop/L6_drivers/items_driver.py:1",
+        "unregistered-operation backend/app/hoc/api/cus/shop/items.py:9",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(found, expected, "{stdout}");
+}

@@ -49,7 +49,7 @@ fn sarif_content_matches_the_check() {
     let run0 = &log["runs"][0];
     assert_eq!(run0["tool"]["driver"]["name"], "strata");
     let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 7, "one descriptor per rule that ran");
+    assert_eq!(rules.len(), 9, "one descriptor per rule that ran");
     for rule in rules {
         assert!(!rule["help"]["text"].as_str().unwrap_or("").is_empty(), "rule without help text: {rule}");
     }

@@ -41,6 +41,16 @@ pub struct FileContext<'f> {
     pub is_package: bool,
     /// Where the rest of the project calls a function (for `callers_have`); `None` outside a project run.
     pub callers: Option<&'f dyn CallerLookup>,
+    /// Project-wide facts for `module_layer` and `registered` constraints; `None` outside a project run.
+    pub facts: Option<&'f dyn ProjectFacts>,
+}
+
+/// Facts about the whole project that a constraint may ask about.
+pub trait ProjectFacts: Sync {
+    /// The layer of a module's file, when the module is a project file in a layer.
+    fn module_layer(&self, module: &str) -> Option<String>;
+    /// Whether a registration that runs provides the operation.
+    fn is_registered(&self, operation: &str) -> bool;
 }
 
 /// A call of a function by name somewhere in the project.
@@ -67,13 +77,18 @@ struct CompiledConstraint {
     regex: Option<Regex>,
     not_regex: Option<Regex>,
     module: Option<Regex>,
+    module_layer: Option<Vec<String>>,
+    registered: Option<bool>,
 }
 
 impl CompiledConstraint {
     fn holds(&self, env: &Bindings, ctx: &FileContext) -> bool {
         // A constraint on an unbound metavariable (e.g. an empty `$$$` run) holds vacuously for `not_regex`.
         let Some(text) = env.text(&self.name, ctx.text()) else {
-            return self.regex.is_none() && self.module.is_none();
+            return self.regex.is_none()
+                && self.module.is_none()
+                && self.module_layer.is_none()
+                && self.registered.is_none();
         };
         if self.regex.as_ref().is_some_and(|r| !r.is_match(text)) {
             return false;
@@ -82,7 +97,28 @@ impl CompiledConstraint {
             return false;
         }
         if let Some(module_regex) = &self.module {
-            return imported_modules(text, env.get(&self.name), ctx).iter().any(|m| module_regex.is_match(m));
+            if !imported_modules(text, env.get(&self.name), ctx).iter().any(|m| module_regex.is_match(m)) {
+                return false;
+            }
+        }
+        if let Some(layers) = &self.module_layer {
+            // Outside a project run nothing is known about other files: the constraint fails.
+            let Some(facts) = ctx.facts else { return false };
+            let in_layer = imported_modules(text, env.get(&self.name), ctx)
+                .iter()
+                .any(|m| facts.module_layer(m).is_some_and(|layer| layers.contains(&layer)));
+            if !in_layer {
+                return false;
+            }
+        }
+        if let Some(wanted) = self.registered {
+            let t = text.trim();
+            let quoted =
+                t.len() >= 2 && (t.starts_with('"') && t.ends_with('"') || t.starts_with('\'') && t.ends_with('\''));
+            let (Some(facts), true) = (ctx.facts, quoted) else { return false };
+            if facts.is_registered(&t[1..t.len() - 1]) != wanted {
+                return false;
+            }
         }
         true
     }
@@ -128,6 +164,8 @@ fn compile_constraints(constraints: &BTreeMap<String, Constraint>) -> Result<Vec
                 regex: compile(&c.regex)?,
                 not_regex: compile(&c.not_regex)?,
                 module: compile(&c.module)?,
+                module_layer: c.module_layer.clone(),
+                registered: c.registered,
             })
         })
         .collect()
@@ -311,7 +349,8 @@ fn every_caller_has(m: &Matcher, node: Node, ctx: &FileContext) -> bool {
             let root = site.file.tree.root_node();
             let Some(call) = root.descendant_for_byte_range(site.call.start, site.call.end) else { return false };
             let Some(caller) = python::enclosing_function(call) else { return false };
-            let caller_ctx = FileContext { file: &site.file, module: None, is_package: false, callers: None };
+            let caller_ctx =
+                FileContext { file: &site.file, module: None, is_package: false, callers: None, facts: None };
             let after = site.call.end;
             m.find_first(caller, &caller_ctx, &mut Bindings::default(), |n| n.start_byte() >= after)
         })

@@ -8,5 +8,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ("l4-service-locator.toml", include_str!("../../recipes/l4-service-locator.toml")),
     ("l5-imports-l4.toml", include_str!("../../recipes/l5-imports-l4.toml")),
     ("l2-registry-dispatch.toml", include_str!("../../recipes/l2-registry-dispatch.toml")),
+    ("imports-l2.toml", include_str!("../../recipes/imports-l2.toml")),
+    ("unregistered-operation.toml", include_str!("../../recipes/unregistered-operation.toml")),
     ("hoc-layers.toml", include_str!("../../recipes/hoc-layers.toml")),
 ];

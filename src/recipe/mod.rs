@@ -107,6 +107,11 @@ pub struct Constraint {
     /// Regex on the module an import brings in: the reference is resolved against the importing
     /// file (relative imports), and for `from M import n` both `M` and `M.n` are tried.
     pub module: Option<String>,
+    /// The module an import brings in is a project file in one of these layers.
+    pub module_layer: Option<Vec<String>>,
+    /// The metavariable is a string literal naming an operation that a running registration
+    /// (reached from the configured `register_all` function) provides (`true`) or not (`false`).
+    pub registered: Option<bool>,
 }
 
 /// Relations of a match to other code; each names a `MatchSpec` sharing metavariables with the match.
