@@ -45,11 +45,15 @@ pub struct ConfigFile {
 pub struct PythonConfig {
     /// Directories that are roots of the import path (`backend` makes `backend/app/x.py` module `app.x`).
     pub import_roots: Vec<String>,
+    /// The line length generated code is wrapped to; unset: the project's `pyproject.toml`
+    /// (`[tool.ruff]`, then `[tool.black]` `line-length`), else 88.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_length: Option<usize>,
 }
 
 impl Default for PythonConfig {
     fn default() -> Self {
-        PythonConfig { import_roots: vec![".".to_string()] }
+        PythonConfig { import_roots: vec![".".to_string()], line_length: None }
     }
 }
 
@@ -80,7 +84,15 @@ pub struct RegistryConfig {
 pub struct NamingConfig {
     pub driver_path: String,
     pub handler_module: String,
+    #[serde(default = "default_handler_class")]
+    pub handler_class: String,
     pub operation: String,
+}
+
+/// The handler class of a domain and module: `CatalogWidgetsHandler`; a module named like its
+/// domain is not repeated (`ActivityHandler`, not `ActivityActivityHandler`).
+fn default_handler_class() -> String {
+    "{{ domain | camel }}{% if module != domain %}{{ module | camel }}{% endif %}Handler".into()
 }
 
 impl Default for NamingConfig {
@@ -88,6 +100,7 @@ impl Default for NamingConfig {
         NamingConfig {
             driver_path: "backend/app/hoc/cus/{{ domain }}/L6_drivers/{{ module }}_driver.py".into(),
             handler_module: "{{ domain }}_handler".into(),
+            handler_class: default_handler_class(),
             operation: "{{ domain }}.{{ module }}".into(),
         }
     }
@@ -136,6 +149,21 @@ impl Config {
         }
         let root = if start.is_dir() { start } else { start.parent().map_or(start.clone(), Path::to_path_buf) };
         Self::from_text(DEFAULT_TOML, Path::new("<default strata.toml>"), root, None)
+    }
+
+    /// The line length generated code is wrapped to (see [`PythonConfig::line_length`]).
+    pub fn line_length(&self) -> usize {
+        if let Some(n) = self.file.python.line_length {
+            return n;
+        }
+        let dirs = std::iter::once(".".to_string()).chain(self.file.python.import_roots.iter().cloned());
+        let from_pyproject = |dir: String| {
+            let text = std::fs::read_to_string(self.root.join(dir).join("pyproject.toml")).ok()?;
+            let table: toml::Table = text.parse().ok()?;
+            let tool = table.get("tool")?.as_table()?;
+            ["ruff", "black"].iter().find_map(|t| tool.get(*t)?.get("line-length")?.as_integer())
+        };
+        dirs.filter_map(from_pyproject).next().and_then(|n| usize::try_from(n).ok()).unwrap_or(88)
     }
 
     fn from_file(path: &Path, root: PathBuf) -> Result<Self, ConfigError> {

@@ -25,6 +25,7 @@ impl Default for Templates {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.add_filter("repr", |value: String| python_string(&value));
+        env.add_filter("camel", |value: String| camel(&value));
         Templates { env }
     }
 }
@@ -50,6 +51,17 @@ impl Templates {
             .render_str(source, context)
             .map_err(|e| TemplateError::Render { name: source.to_string(), message: describe(&e) })
     }
+}
+
+/// `cost_guard` → `CostGuard`, `M25_integrations` → `M25Integrations`.
+pub fn camel(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut chars = p.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
 }
 
 fn describe(err: &minijinja::Error) -> String {

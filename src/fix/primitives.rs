@@ -377,6 +377,35 @@ pub fn add_import(file: &SourceFile, module: &str, name: Option<&str>, alias: Op
     }
 }
 
+/// Adds `members` (`name` or `name as alias`) to the file's own top-level `from module import ...`
+/// statement, when it has one (not a star import): one edit after its last name, inside the
+/// parentheses and after a trailing comma where there are some. `None` when there is none.
+pub fn merge_into_from_import(file: &SourceFile, module: &str, members: &[String]) -> Option<Edit> {
+    let stmt = top_level_imports(file).into_iter().rev().find(|s| {
+        s.kind() == "import_from_statement" && from_module(file, *s).as_deref() == Some(module) && {
+            let mut cursor = s.walk();
+            let star = s.named_children(&mut cursor).any(|c| c.kind() == "wildcard_import");
+            !star
+        }
+    })?;
+    let names = from_names(file, stmt);
+    let last = names.last()?.0;
+    let after_last = &file.text[last.end_byte()..stmt.end_byte()];
+    let parenthesized = after_last.contains(')');
+    if parenthesized && file.text[stmt.byte_range()].contains('\n') {
+        // One name a line: follow the layout, after the trailing comma if there is one.
+        let indent = indentation(file, last).unwrap_or_else(|| "    ".into());
+        let comma = after_last.trim_start().starts_with(',');
+        let at = if comma { last.end_byte() + after_last.find(',')? + 1 } else { last.end_byte() };
+        let lead = if comma { "" } else { "," };
+        let nl = file.newline();
+        let text: String = members.iter().map(|m| format!("{nl}{indent}{m},")).collect();
+        let text = if comma { text } else { text.trim_end_matches(',').to_string() };
+        return Some(Edit::insert(at, format!("{lead}{text}")));
+    }
+    Some(Edit::insert(last.end_byte(), members.iter().map(|m| format!(", {m}")).collect::<String>()))
+}
+
 /// Every identifier used outside import statements, in one walk of the file.
 pub fn used_names(file: &SourceFile) -> HashSet<&str> {
     // A walk that skips import statements (asking each identifier for its ancestors is quadratic).
@@ -439,9 +468,140 @@ pub fn statement_is_just(stmt: Node, call: Node) -> bool {
     expr.id() == call.id() || (expr.kind() == "await" && expr.named_child(0).is_some_and(|c| c.id() == call.id()))
 }
 
+/// Wraps each line of generated code longer than `max` the way black and ruff do: the last
+/// bracket pair at the line's top level opens, one item a line, with a trailing comma, and
+/// closes on a line of its own; items still too long are wrapped in turn. Lines without a
+/// bracket pair with items, and text inside strings, are left alone.
+pub fn wrap_long_lines(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        let (body, end) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        for (i, wrapped) in wrap_line(body, max).iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(wrapped);
+        }
+        out.push_str(end);
+    }
+    out
+}
+
+fn wrap_line(line: &str, max: usize) -> Vec<String> {
+    if line.chars().count() <= max {
+        return vec![line.to_string()];
+    }
+    let Some((open, close, items)) = last_top_level_pair(line) else { return vec![line.to_string()] };
+    if items.len() < 2 && items.iter().all(|i| i.trim().is_empty()) {
+        return vec![line.to_string()];
+    }
+    let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
+    let inner = format!("{indent}    ");
+    let mut lines = vec![line[..=open].trim_end().to_string()];
+    for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
+        lines.extend(wrap_line(&format!("{inner}{item},"), max));
+    }
+    lines.push(format!("{indent}{}", &line[close..]));
+    lines
+}
+
+/// The last bracket pair at depth 0 of `line` (outside strings) and its items split at its own
+/// top-level commas: `(open, close, items)` with byte offsets of the brackets.
+fn last_top_level_pair(line: &str) -> Option<(usize, usize, Vec<&str>)> {
+    let bytes = line.as_bytes();
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut open_at = None;
+    let mut pair = None;
+    let mut commas = Vec::new();
+    let mut pending_commas = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                b'"' | b'\'' => quote = Some(c),
+                b'#' => break,
+                b'(' | b'[' | b'{' => {
+                    if depth == 0 {
+                        open_at = Some(i);
+                        pending_commas.clear();
+                    }
+                    depth += 1;
+                }
+                b')' | b']' | b'}' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        pair = Some((open_at?, i));
+                        commas = std::mem::take(&mut pending_commas);
+                    }
+                }
+                b',' if depth == 1 => pending_commas.push(i),
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    let (open, close) = pair?;
+    let mut items = Vec::new();
+    let mut start = open + 1;
+    for comma in commas {
+        items.push(&line[start..comma]);
+        start = comma + 1;
+    }
+    items.push(&line[start..close]);
+    Some((open, close, items))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_names_join_the_files_own_from_import() {
+        let merged = |text: &str| {
+            let f = file(text);
+            let edit = merge_into_from_import(&f, "m", &["c".into(), "d as e".into()]).unwrap();
+            crate::edit::apply(text, &[edit]).unwrap()
+        };
+        assert_eq!(merged("from m import a, b\nx = 1\n"), "from m import a, b, c, d as e\nx = 1\n");
+        assert_eq!(
+            merged("from m import (\n    a,\n    b,\n)\n"),
+            "from m import (\n    a,\n    b,\n    c,\n    d as e,\n)\n"
+        );
+        assert_eq!(
+            merged("from m import (\n    a,\n    b\n)\n"),
+            "from m import (\n    a,\n    b,\n    c,\n    d as e\n)\n"
+        );
+        assert!(merge_into_from_import(&file("from m import *\n"), "m", &["c".into()]).is_none());
+        assert!(merge_into_from_import(&file("from n import a\n"), "m", &["c".into()]).is_none());
+    }
+
+    #[test]
+    fn long_generated_lines_wrap_like_black() {
+        let line = "        data = await d.list_items(ctx.session, tenant_id=ctx.params[\"tenant_id\"], page=ctx.params[\"page\"])\n";
+        assert_eq!(
+            wrap_long_lines(line, 60),
+            "        data = await d.list_items(\n            ctx.session,\n            tenant_id=ctx.params[\"tenant_id\"],\n            page=ctx.params[\"page\"],\n        )\n"
+        );
+        let dict = "    params={\"method\": \"a, b\", \"x\": x},";
+        assert_eq!(wrap_long_lines(dict, 20), "    params={\n        \"method\": \"a, b\",\n        \"x\": x,\n    },");
+        assert_eq!(wrap_long_lines("short(a, b)", 88), "short(a, b)");
+        assert_eq!(
+            wrap_long_lines("x = \"no brackets at all, just a long string\"", 10),
+            "x = \"no brackets at all, just a long string\""
+        );
+    }
     use crate::edit::apply;
     use crate::python;
 

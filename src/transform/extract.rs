@@ -78,16 +78,6 @@ fn line_of(file: &SourceFile, node: Node) -> usize {
     file.line_col(node.start_byte()).0
 }
 
-fn camel(text: &str) -> String {
-    text.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut chars = p.chars();
-            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
-        })
-        .collect()
-}
-
 /// `base`, or `base_2`, `base_3`... whichever `taken` does not contain.
 fn fresh(base: &str, taken: &dyn Fn(&str) -> bool) -> String {
     if !taken(base) {
@@ -441,22 +431,51 @@ fn grouped_imports(lines: impl IntoIterator<Item = ImportLine>) -> Vec<String> {
     plain
 }
 
-/// Inserts the missing imports after the module's imports, one `from` line per module.
+/// Adds the missing imports: merged into the file's own `from M import ...` line where it has
+/// one, else as new lines after the module's imports, one `from` line per module.
 fn import_edits(file: &SourceFile, lines: &[ImportLine]) -> Vec<Edit> {
     let missing: Vec<&ImportLine> = lines
         .iter()
         .filter(|l| !primitives::has_import(file, &l.module, l.name.as_deref(), l.alias.as_deref()))
         .collect();
-    let Some(first) = missing.first() else { return Vec::new() };
+    let mut edits = Vec::new();
+    let mut fresh_lines = Vec::new();
+    let mut modules: Vec<&str> = Vec::new();
+    for line in &missing {
+        if !modules.contains(&line.module.as_str()) {
+            modules.push(&line.module);
+        }
+    }
+    for module in modules {
+        let members: Vec<String> = missing
+            .iter()
+            .filter(|l| l.module == module && l.name.is_some())
+            .map(|l| match (&l.name, &l.alias) {
+                (Some(name), Some(alias)) => format!("{name} as {alias}"),
+                (Some(name), None) => name.clone(),
+                _ => unreachable!("filtered to `from` imports"),
+            })
+            .collect();
+        match (!members.is_empty()).then(|| primitives::merge_into_from_import(file, module, &members)).flatten() {
+            Some(edit) => {
+                edits.push(edit);
+                fresh_lines
+                    .extend(missing.iter().filter(|l| l.module == module && l.name.is_none()).map(|l| (*l).clone()));
+            }
+            None => fresh_lines.extend(missing.iter().filter(|l| l.module == module).map(|l| (*l).clone())),
+        }
+    }
+    let Some(first) = fresh_lines.first() else { return edits };
     let Some(anchor) = primitives::add_import(file, &first.module, first.name.as_deref(), first.alias.as_deref())
     else {
-        return Vec::new();
+        return edits;
     };
     let nl = file.newline();
-    let text: String = grouped_imports(missing.into_iter().cloned()).iter().map(|l| format!("{l}{nl}")).collect();
+    let text: String = grouped_imports(fresh_lines).iter().map(|l| format!("{l}{nl}")).collect();
     // `add_import` decided where imports go (and whether a line break must lead).
     let lead = if anchor.content.starts_with(nl) && !text.starts_with(nl) { nl } else { "" };
-    vec![Edit::insert(anchor.range.start, format!("{lead}{text}"))]
+    edits.push(Edit::insert(anchor.range.start, format!("{lead}{text}")));
+    edits
 }
 
 /// One run of the endpoint's statements that moves into one driver function.
@@ -490,6 +509,8 @@ struct Extraction<'a, 't> {
     /// What the driver needs for all runs together.
     carried: Carried,
     make_async: bool,
+    /// The project's line length, which generated lines are wrapped to.
+    line_length: usize,
     vars: BTreeMap<String, Value>,
 }
 
@@ -685,6 +706,7 @@ impl<'a, 't> Extraction<'a, 't> {
             segments,
             carried,
             make_async,
+            line_length: call.project.config.line_length(),
             vars: BTreeMap::new(),
         };
         x.name_things(domain, module)?;
@@ -729,7 +751,7 @@ impl<'a, 't> Extraction<'a, 't> {
         let endpoint_names = identifiers(self.file, self.endpoint);
         let result_var = fresh("op_result", &|c| endpoint_names.iter().any(|t| t == c));
         let handler_path = format!("{}/{handler_module}.py", config.registry.handlers_dir);
-        let class_name = format!("{}{}Handler", camel(domain), camel(module));
+        let class_name = self.render_str(&config.naming.handler_class)?;
         // A class of that name that strata did not write has its own dispatch, which a new branch
         // would never reach: the new code gets a class (and operation) of its own.
         let existing = self.call.sources.parsed(&handler_path)?;
@@ -835,8 +857,11 @@ impl<'a, 't> Extraction<'a, 't> {
             self.enter_segment(index);
             on_failure = self.render("on_failure.py.j2")?;
             self.set("on_failure", on_failure.trim());
-            let call_site = self.render("call_site.py.j2")?;
             let indent = self.range_indent(index);
+            let call_site = primitives::wrap_long_lines(
+                &self.render("call_site.py.j2")?,
+                self.line_length.saturating_sub(indent.len()),
+            );
             edits.push(Edit::replace(
                 self.range_lines(index),
                 primitives::indent_lines(&call_site, &indent, file.newline()),
@@ -879,6 +904,17 @@ impl<'a, 't> Extraction<'a, 't> {
             let body = primitives::reindent(&moved, &self.range_indent(index), "    ").replace("\r\n", "\n");
             self.set("body", body.trim_end_matches('\n'));
             let text = primitives::unwrap_reraising_try(&self.render("driver_function.py.j2")?);
+            // Only the generated lines wrap; the moved code keeps its own layout.
+            let text: String = text
+                .split_inclusive('\n')
+                .map(|line| {
+                    if body.lines().any(|b| !b.trim().is_empty() && b == line.trim_end_matches('\n')) {
+                        line.to_string()
+                    } else {
+                        primitives::wrap_long_lines(line, self.line_length)
+                    }
+                })
+                .collect();
             // Each rendered function brings its own leading blank lines.
             function.push_str(&text);
         }
@@ -1040,6 +1076,11 @@ impl<'a, 't> Extraction<'a, 't> {
             method.push_str(&self.render("handler_method.py.j2")?);
         }
         let last_member = *class_body.last().ok_or("the handler class is empty")?;
+        let width = |node: Node| {
+            self.line_length.saturating_sub(primitives::indentation(&file, node).unwrap_or_default().len())
+        };
+        let branch = primitives::wrap_long_lines(&branch, width(fallback));
+        let method = primitives::wrap_long_lines(&method, width(last_member));
         let edits = vec![
             primitives::insert_before(&file, fallback, &branch).ok_or("cannot add the dispatch branch")?,
             primitives::insert_after(&file, last_member, &method).ok_or("cannot add the handler method")?,
@@ -1522,12 +1563,6 @@ mod tests {
         let taken = ["op_result", "op_result_2"];
         assert_eq!(fresh("op_result", &|c| taken.contains(&c)), "op_result_3");
         assert_eq!(fresh("x", &|c| taken.contains(&c)), "x");
-    }
-
-    #[test]
-    fn camel_case_of_domain_and_module() {
-        assert_eq!(camel("catalog") + &camel("cost_guard"), "CatalogCostGuard");
-        assert_eq!(camel("M25_integrations"), "M25Integrations");
     }
 
     #[test]
