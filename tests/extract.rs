@@ -113,19 +113,18 @@ fn sync_write_keeps_sync_session_flushes_and_moves_the_transaction_to_the_handle
     let dir = project(SYNC_WRITE);
     let (diff, _) = dry_run(dir.path());
     // Sync stays sync: the driver is a plain function and the session is never awaited.
-    // The statement that builds what the database code consumes (`item = Item(...)`) moves too.
-    assert!(diff.contains("+def create_item(db, *, name):"), "{diff}");
-    assert!(diff.contains("+    item = Item(name=name)"), "{diff}");
+    assert!(diff.contains("+def create_item(db, *, name, item):"), "{diff}");
     assert!(diff.contains("+            ctx.session.commit()"), "{diff}");
     assert!(!diff.contains("await ctx.session"), "{diff}");
     // The endpoint must await the registry, so it becomes async (nothing else wraps or calls it).
     assert!(diff.contains("+async def create_item("), "{diff}");
     // Commit, then reading generated values: flush in the driver, commit in the handler.
     assert!(diff.contains("+    db.flush()") && diff.contains("+    db.refresh(item)"), "{diff}");
-    // A rollback that re-raises stays a rollback, in the handler.
+    // A rollback that re-raises stays a rollback, in the handler; the L2 one goes.
     assert!(diff.contains("+            ctx.session.rollback()\n+            raise"), "{diff}");
+    assert!(diff.contains("-        db.rollback()\n"), "{diff}");
     // Fresh names: the endpoint already uses `result` and `op_result`.
-    assert!(diff.contains("+    op_result_2 = await get_operation_registry().execute("), "{diff}");
+    assert!(diff.contains("+        op_result_2 = await get_operation_registry().execute("), "{diff}");
     // Imports come from where the moved code got them; relative imports become absolute.
     assert!(diff.contains("+from sqlmodel import select"), "{diff}");
     assert!(diff.contains("+from app.hoc.models import Item"), "{diff}");

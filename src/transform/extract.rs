@@ -509,6 +509,8 @@ struct Extraction<'a, 't> {
     /// What the driver needs for all runs together.
     carried: Carried,
     make_async: bool,
+    /// Rollback statements in L2 `except` clauses that the handler's rollback replaces.
+    handler_rollbacks: Vec<Node<'t>>,
     /// The project's line length, which generated lines are wrapped to.
     line_length: usize,
     vars: BTreeMap<String, Value>,
@@ -559,7 +561,18 @@ impl<'a, 't> Extraction<'a, 't> {
             ));
         }
         let here = format!("`{endpoint_name}` (line {})", line_of(file, endpoint));
-        let uses = session_uses(file, endpoint, &session);
+        let all_uses = session_uses(file, endpoint, &session);
+        // A rollback in an `except` that raises, around other database code, is the handler's
+        // rollback once that code is dispatched: it goes, and does not widen what moves.
+        let handler_rollbacks: Vec<Node> =
+            all_uses.iter().filter_map(|u| rollback_in_raising_handler(file, *u, &all_uses)).collect();
+        let uses: Vec<Node> = all_uses
+            .iter()
+            .copied()
+            .filter(|u| {
+                !handler_rollbacks.iter().any(|s| s.start_byte() <= u.start_byte() && u.end_byte() <= s.end_byte())
+            })
+            .collect();
         let range = extraction_range(endpoint, &uses)
             .ok_or_else(|| format!("{here}: the uses of `{session}` are not in one block of the endpoint"))?;
         let in_nested = std::iter::successors(range.block.parent(), |n| n.parent())
@@ -706,6 +719,7 @@ impl<'a, 't> Extraction<'a, 't> {
             segments,
             carried,
             make_async,
+            handler_rollbacks,
             line_length: call.project.config.line_length(),
             vars: BTreeMap::new(),
         };
@@ -870,6 +884,8 @@ impl<'a, 't> Extraction<'a, 't> {
         if self.make_async {
             edits.push(Edit::insert(self.endpoint.start_byte(), "async "));
         }
+        // The clause still ends by raising, so its lines can simply go.
+        edits.extend(self.handler_rollbacks.iter().map(|r| Edit::delete(file.line_range(r.byte_range()))));
         let registry = &self.call.project.config.file.registry;
         let mut imports = vec![
             ImportLine { module: registry.module.clone(), name: Some(registry.getter.clone()), alias: None },
@@ -1228,6 +1244,29 @@ fn http_parameters(file: &SourceFile, endpoint: Node) -> Vec<String> {
             Some(file.node_text(name).to_string())
         })
         .collect()
+}
+
+/// The statement `session.rollback()` (awaited or not) that `use` is the receiver of, when it
+/// sits in an `except` clause that ends by raising, of a `try` whose body has other uses of the
+/// session: the handler rolls back that code's transaction itself.
+fn rollback_in_raising_handler<'t>(file: &SourceFile, use_: Node<'t>, uses: &[Node<'t>]) -> Option<Node<'t>> {
+    let attribute = use_.parent().filter(|p| p.kind() == "attribute")?;
+    if attribute.child_by_field_name("attribute").map(|a| file.node_text(a)) != Some("rollback") {
+        return None;
+    }
+    let call = attribute.parent().filter(|c| c.kind() == "call")?;
+    let stmt = python::enclosing_statement(call).filter(|s| primitives::statement_is_just(*s, call))?;
+    let clause = stmt.parent().and_then(|b| b.parent()).filter(|c| c.kind() == "except_clause")?;
+    let try_stmt = clause.parent().filter(|t| t.kind() == "try_statement")?;
+    let body = try_stmt.child_by_field_name("body")?;
+    let raises = clause
+        .named_children(&mut clause.walk())
+        .filter(|c| c.kind() == "block")
+        .last()
+        .and_then(|b| primitives::statements(b).last().copied())
+        .is_some_and(|last| last.kind() == "raise_statement");
+    let guarded = uses.iter().any(|u| body.start_byte() <= u.start_byte() && u.end_byte() <= body.end_byte());
+    (raises && guarded).then_some(stmt)
 }
 
 /// Edits moved back by `offset` bytes (to apply them to a slice that starts there).
