@@ -87,6 +87,14 @@ pub struct NamingConfig {
     #[serde(default = "default_handler_class")]
     pub handler_class: String,
     pub operation: String,
+    /// Where an L2 module's classes (response models) move when moved code needs them: a module
+    /// below L2 that both L2 and the driver import. Empty: such code stays manual.
+    #[serde(default = "default_schemas_path")]
+    pub schemas_path: String,
+}
+
+fn default_schemas_path() -> String {
+    "backend/app/hoc/cus/{{ domain }}/L5_schemas/{{ module }}_schemas.py".into()
 }
 
 /// The handler class of a domain and module: `CatalogWidgetsHandler`; a module named like its
@@ -101,6 +109,7 @@ impl Default for NamingConfig {
             driver_path: "backend/app/hoc/cus/{{ domain }}/L6_drivers/{{ module }}_driver.py".into(),
             handler_module: "{{ domain }}_handler".into(),
             handler_class: default_handler_class(),
+            schemas_path: default_schemas_path(),
             operation: "{{ domain }}.{{ module }}".into(),
         }
     }

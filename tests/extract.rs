@@ -865,3 +865,54 @@ fn check_reports_imports_of_l2_and_operations_no_running_registration_provides()
     .collect();
     assert_eq!(found, expected, "{stdout}");
 }
+
+const RESPONSE_MODEL: &str = r#"from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from app.db import get_db
+from app.models import Item
+
+
+class ItemOut(BaseModel):
+    id: int
+    name: str
+
+
+router = APIRouter()
+
+
+@router.get("/items", response_model=list[ItemOut])
+def list_items(db=Depends(get_db)):
+    out = [ItemOut(id=r.id, name=r.name) for r in db.execute(select(Item)).scalars()]
+    return out
+"#;
+
+/// A class of the L2 module that the moved code uses (a response model) moves to the schemas
+/// module below L2; L2 imports it from there, so there is still one class, and the driver
+/// imports it from there too, never from L2.
+#[test]
+fn an_l2_class_the_moved_code_uses_moves_below_l2_and_stays_one_class() {
+    let dir = project(RESPONSE_MODEL);
+    let (code, _, stderr) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    let l2 = read(dir.path(), "backend/app/hoc/api/cus/shop/items.py");
+    let schemas = read(dir.path(), "backend/app/hoc/cus/shop/L5_schemas/items_schemas.py");
+    let driver = read(dir.path(), "backend/app/hoc/cus/shop/L6_drivers/items_driver.py");
+    assert!(!l2.contains("class ItemOut"), "{l2}");
+    assert!(l2.contains("from app.hoc.cus.shop.L5_schemas.items_schemas import ItemOut"), "{l2}");
+    assert!(
+        schemas.contains("class ItemOut(BaseModel):") && schemas.contains("from pydantic import BaseModel"),
+        "{schemas}"
+    );
+    assert!(driver.contains("from app.hoc.cus.shop.L5_schemas.items_schemas import ItemOut"), "{driver}");
+    assert!(dir.path().join("backend/app/hoc/cus/shop/L5_schemas/__init__.py").is_file());
+    // The same class object everywhere: Python says so.
+    write(dir.path(), "backend/app/db.py", "def get_db():\n    pass\n");
+    let script = "import sys\nsys.path.insert(0, 'backend')\n\
+                  from app.hoc.api.cus.shop import items\n\
+                  from app.hoc.cus.shop.L6_drivers import items_driver\n\
+                  print(items.ItemOut is items_driver.ItemOut)\n";
+    let out = std::process::Command::new(python()).args(["-c", script]).current_dir(dir.path()).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "True", "{out:?}");
+}

@@ -154,14 +154,26 @@ impl ImportLine {
     }
 }
 
-/// What the driver needs so that the module-level names the moved code reads are bound there.
+/// What one module needs so that the names its code reads are bound there.
 #[derive(Debug, Default)]
-struct Carried {
+struct Needs {
     /// Imports from where the L2 module got each name (relative imports made absolute).
     imports: Vec<ImportLine>,
-    /// Definitions of the L2 module itself (constants, loggers, helper functions), copied in
-    /// dependency order: layers point down, so the driver never imports the L2 module.
+    /// Definitions copied from the L2 module (constants, loggers, helper functions; in the
+    /// schemas module also the classes moved there), in dependency order.
     definitions: Vec<(String, String)>,
+}
+
+/// What the driver needs, and what moves below L2 with it.
+#[derive(Debug, Default)]
+struct Carried {
+    /// The driver's needs: layers point down, so it never imports the L2 module.
+    driver: Needs,
+    /// The schemas module's needs: the L2 module's classes that the moved code uses, with what
+    /// they need in turn. L2 then imports them from there, so each stays one class.
+    schema: Needs,
+    /// The byte ranges of the L2 statements that define the moved classes, with their names.
+    moved_classes: Vec<(String, std::ops::Range<usize>)>,
     /// Definitions being carried right now (a cycle between helpers ends here).
     visiting: Vec<String>,
     /// Stale relative imports resolved to the one module they can mean, for the follow-ups.
@@ -172,143 +184,200 @@ struct Carried {
 /// import's own path, the imported member)` to a module name.
 type RepairImport<'r> = dyn Fn(&str, &str, Option<&str>) -> Option<String> + 'r;
 
-/// Collects, for the module-level `names` the moved code reads, the imports and the L2 module's
-/// own definitions the driver needs, following what those definitions read in turn. A class of
-/// the L2 module, or a definition that reaches an HTTP name, cannot move: manual.
-fn carry(
-    file: &SourceFile,
-    bindings: &[ModuleBinding],
-    l2_module: Option<&str>,
-    names: &[String],
-    http_names: &[String],
-    repair: &RepairImport,
-    carried: &mut Carried,
-) -> Result<(), ManualReason> {
-    for name in names {
-        if carried.definitions.iter().any(|(n, _)| n == name) || carried.visiting.contains(name) {
-            continue;
-        }
-        let Some(binding) = bindings.iter().rev().find(|b| &b.name == name) else { continue };
-        let line = match &binding.kind {
-            BindingKind::Import { module, imported, level } => {
-                let absolute = if *level > 0 {
-                    let importer = l2_module
-                        .ok_or("the L2 file is outside the import roots; relative imports cannot be resolved")?;
-                    let reference = format!("{}{module}", ".".repeat(*level));
-                    let resolved = python::resolve_module(&reference, importer, file.rel_path.ends_with("__init__.py"));
-                    match repair(&resolved, module, imported.as_deref()) {
-                        Some(repaired) if repaired != resolved => {
-                            let note = format!(
-                                "`from {reference} import ...` in {} does not resolve from where the file is (`{resolved}` does not exist), so Python never imported it; the driver imports `{repaired}`, the only project module of that name",
-                                file.rel_path
-                            );
-                            if !carried.repairs.contains(&note) {
-                                carried.repairs.push(note);
-                            }
-                            repaired
-                        }
-                        _ => resolved,
-                    }
-                } else {
-                    module.clone()
-                };
-                match imported {
-                    Some(member) => ImportLine {
-                        module: absolute,
-                        name: Some(member.clone()),
-                        alias: (member != name).then(|| name.clone()),
-                    },
-                    None => ImportLine {
-                        alias: (absolute.split('.').next() != Some(name.as_str())).then(|| name.clone()),
-                        module: absolute,
-                        name: None,
-                    },
-                }
-            }
-            BindingKind::Class => {
-                return Err(format!(
-                    "the moved code uses `{name}`, a class defined in the L2 module; move it to a module below L2 first"
-                ))
-            }
-            BindingKind::Assignment | BindingKind::Function => {
-                let stmt = statement_at(file, binding.stmt_byte_range.clone())
-                    .ok_or_else(|| format!("`{name}` is bound by a statement strata cannot move"))?;
-                if !stmt.parent().is_some_and(|p| p.kind() == "module") || binding_count(bindings, name) > 1 {
-                    return Err(format!(
-                        "`{name}` is defined conditionally or more than once in the L2 module; move it below L2 first"
-                    ));
-                }
-                let range = StatementRange {
-                    block: file.tree.root_node(),
-                    first: primitives::statements(file.tree.root_node())
-                        .iter()
-                        .position(|s| s.id() == stmt.id())
-                        .ok_or("internal: statement not at module level")?,
-                    last: 0,
-                };
-                let range = StatementRange { last: range.first, ..range };
-                let flow = scope::analyse_range(&file.tree, file.bytes(), &range, &[]);
-                if let Some(http) = flow.module_names.iter().find(|n| http_names.contains(n)) {
-                    return Err(format!(
-                        "the moved code uses `{name}` of the L2 module, which uses the HTTP name `{http}`"
-                    ));
-                }
-                let mut needed: Vec<String> = flow.module_names.iter().filter(|n| *n != name).cloned().collect();
-                // A def's annotations run when the def does: the names they read must be bound too.
-                let def = if stmt.kind() == "decorated_definition" {
-                    stmt.child_by_field_name("definition")
-                } else {
-                    Some(stmt)
-                };
-                if let Some(def) = def.filter(|d| d.kind() == "function_definition") {
-                    for_each_node(def, |n| {
-                        let in_annotation = std::iter::successors(n.parent(), |p| p.parent())
-                            .take_while(|p| p.id() != def.id())
-                            .any(|p| p.kind() == "type");
-                        let text = file.node_text(n).to_string();
-                        if n.kind() == "identifier"
-                            && in_annotation
-                            && bindings.iter().any(|b| b.name == text)
-                            && !needed.contains(&text)
-                        {
-                            needed.push(text);
-                        }
-                    });
-                }
-                carried.visiting.push(name.clone());
-                carry(file, bindings, l2_module, &needed, http_names, repair, carried)?;
-                carried.visiting.pop();
-                if binding.kind == BindingKind::Function {
-                    let mut ends_transaction = false;
-                    for_each_node(stmt, |n| {
-                        ends_transaction |= n.kind() == "attribute"
-                            && n.child_by_field_name("attribute")
-                                .is_some_and(|a| matches!(file.node_text(a), "commit" | "rollback"));
-                    });
-                    if ends_transaction {
-                        return Err(format!(
-                            "the moved code calls `{name}` of the L2 module, which commits or rolls back its caller's transaction; a driver never does, so it must be redesigned by hand"
-                        ));
-                    }
-                }
-                let mut text = file.node_text(stmt).to_string();
-                // `getLogger(__name__)` must name the same logger from its new home.
-                if let Some(module) = l2_module {
-                    if text.contains("__name__") && binding.kind == BindingKind::Assignment {
-                        text = text.replace("__name__", &crate::templates::python_string(module));
-                    }
-                }
-                if !carried.definitions.iter().any(|(n, _)| n == name) {
-                    carried.definitions.push((name.clone(), text.replace("\r\n", "\n")));
-                }
+/// Follows the module-level names moved code reads back to where the L2 module binds them.
+struct Carrier<'c> {
+    file: &'c SourceFile,
+    bindings: &'c [ModuleBinding],
+    l2_module: Option<&'c str>,
+    http_names: &'c [String],
+    repair: &'c RepairImport<'c>,
+    /// The module the L2 module's classes move to (below L2), when the configuration names one.
+    schemas_module: Option<String>,
+}
+
+impl<'c> Carrier<'c> {
+    /// Adds what `names` need to the driver's needs (`into_schema` false) or the schemas module's.
+    /// An L2 function or constant is copied; an L2 class moves to the schemas module and the
+    /// driver imports it from there; a definition that reaches an HTTP name cannot move (manual).
+    fn carry(&self, names: &[String], carried: &mut Carried, into_schema: bool) -> Result<(), ManualReason> {
+        for name in names {
+            let target = if into_schema { &carried.schema } else { &carried.driver };
+            if target.definitions.iter().any(|(n, _)| n == name) || carried.visiting.contains(name) {
                 continue;
             }
-        };
-        if !carried.imports.contains(&line) {
-            carried.imports.push(line);
+            let Some(binding) = self.bindings.iter().rev().find(|b| &b.name == name) else { continue };
+            let line = match &binding.kind {
+                BindingKind::Import { module, imported, level } => {
+                    self.import_line(name, module, imported.as_deref(), *level, carried)?
+                }
+                BindingKind::Class => {
+                    let Some(schemas) = self.schemas_module.clone() else {
+                        return Err(format!(
+                            "the moved code uses `{name}`, a class defined in the L2 module; move it to a module below L2 first"
+                        ));
+                    };
+                    self.move_class(name, binding, carried)?;
+                    if into_schema {
+                        continue;
+                    }
+                    ImportLine { module: schemas, name: Some(name.clone()), alias: None }
+                }
+                BindingKind::Assignment | BindingKind::Function => {
+                    let (stmt, needed) = self.definition(name, binding)?;
+                    carried.visiting.push(name.clone());
+                    self.carry(&needed, carried, into_schema)?;
+                    carried.visiting.pop();
+                    if binding.kind == BindingKind::Function {
+                        let mut ends_transaction = false;
+                        for_each_node(stmt, |n| {
+                            ends_transaction |= n.kind() == "attribute"
+                                && n.child_by_field_name("attribute")
+                                    .is_some_and(|a| matches!(self.file.node_text(a), "commit" | "rollback"));
+                        });
+                        if ends_transaction {
+                            return Err(format!(
+                                "the moved code calls `{name}` of the L2 module, which commits or rolls back its caller's transaction; a driver never does, so it must be redesigned by hand"
+                            ));
+                        }
+                    }
+                    let mut text = self.file.node_text(stmt).to_string();
+                    // `getLogger(__name__)` must name the same logger from its new home.
+                    if let Some(module) = self.l2_module {
+                        if text.contains("__name__") && binding.kind == BindingKind::Assignment {
+                            text = text.replace("__name__", &crate::templates::python_string(module));
+                        }
+                    }
+                    let target = if into_schema { &mut carried.schema } else { &mut carried.driver };
+                    if !target.definitions.iter().any(|(n, _)| n == name) {
+                        target.definitions.push((name.clone(), text.replace("\r\n", "\n")));
+                    }
+                    continue;
+                }
+            };
+            let target = if into_schema { &mut carried.schema } else { &mut carried.driver };
+            if !target.imports.contains(&line) {
+                target.imports.push(line);
+            }
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Moves an L2 class (and what it reads) into the schemas module's needs, once.
+    fn move_class(&self, name: &str, binding: &ModuleBinding, carried: &mut Carried) -> Result<(), ManualReason> {
+        if carried.moved_classes.iter().any(|(n, _)| n == name) || carried.visiting.iter().any(|v| v == name) {
+            return Ok(());
+        }
+        let (stmt, needed) = self.definition(name, binding)?;
+        carried.visiting.push(name.to_string());
+        self.carry(&needed, carried, true)?;
+        carried.visiting.pop();
+        carried.schema.definitions.push((name.to_string(), self.file.node_text(stmt).replace("\r\n", "\n")));
+        carried.moved_classes.push((name.to_string(), stmt.byte_range()));
+        Ok(())
+    }
+
+    /// The module-level statement that defines `name` and the module names it reads (its
+    /// annotations included), refusing one that is conditional, repeated or reaches HTTP.
+    fn definition(&self, name: &str, binding: &ModuleBinding) -> Result<(Node<'c>, Vec<String>), ManualReason> {
+        let file = self.file;
+        let stmt = statement_at(file, binding.stmt_byte_range.clone())
+            .ok_or_else(|| format!("`{name}` is bound by a statement strata cannot move"))?;
+        if !stmt.parent().is_some_and(|p| p.kind() == "module") || binding_count(self.bindings, name) > 1 {
+            return Err(format!(
+                "`{name}` is defined conditionally or more than once in the L2 module; move it below L2 first"
+            ));
+        }
+        let first = primitives::statements(file.tree.root_node())
+            .iter()
+            .position(|s| s.id() == stmt.id())
+            .ok_or("internal: statement not at module level")?;
+        let range = StatementRange { block: file.tree.root_node(), first, last: first };
+        let flow = scope::analyse_range(&file.tree, file.bytes(), &range, &[]);
+        let mut needed: Vec<String> = flow.module_names.iter().filter(|n| *n != name).cloned().collect();
+        // Annotations run when the def or class does: the names they read must be bound too.
+        for_each_node(stmt, |n| {
+            let in_annotation = std::iter::successors(n.parent(), |p| p.parent())
+                .take_while(|p| p.id() != stmt.id())
+                .any(|p| p.kind() == "type");
+            let text = file.node_text(n).to_string();
+            if n.kind() == "identifier"
+                && in_annotation
+                && text != name
+                && self.bindings.iter().any(|b| b.name == text)
+                && !needed.contains(&text)
+            {
+                needed.push(text);
+            }
+        });
+        if let Some(http) = needed.iter().find(|n| self.http_names.contains(n)) {
+            return Err(format!("the moved code uses `{name}` of the L2 module, which uses the HTTP name `{http}`"));
+        }
+        Ok((stmt, needed))
+    }
+
+    /// The import that binds `name` as the L2 module's import does, made absolute.
+    fn import_line(
+        &self,
+        name: &str,
+        module: &str,
+        imported: Option<&str>,
+        level: usize,
+        carried: &mut Carried,
+    ) -> Result<ImportLine, ManualReason> {
+        let absolute = if level > 0 {
+            let importer =
+                self.l2_module.ok_or("the L2 file is outside the import roots; relative imports cannot be resolved")?;
+            let reference = format!("{}{module}", ".".repeat(level));
+            let resolved = python::resolve_module(&reference, importer, self.file.rel_path.ends_with("__init__.py"));
+            match (self.repair)(&resolved, module, imported) {
+                Some(repaired) if repaired != resolved => {
+                    let note = format!(
+                        "`from {reference} import ...` in {} does not resolve from where the file is (`{resolved}` does not exist), so Python never imported it; the driver imports `{repaired}`, the only project module of that name",
+                        self.file.rel_path
+                    );
+                    if !carried.repairs.contains(&note) {
+                        carried.repairs.push(note);
+                    }
+                    repaired
+                }
+                _ => resolved,
+            }
+        } else {
+            module.to_string()
+        };
+        Ok(match imported {
+            Some(member) => ImportLine {
+                module: absolute,
+                name: Some(member.to_string()),
+                alias: (member != name).then(|| name.to_string()),
+            },
+            None => ImportLine {
+                alias: (absolute.split('.').next() != Some(name)).then(|| name.to_string()),
+                module: absolute,
+                name: None,
+            },
+        })
+    }
+}
+
+fn binding_count(bindings: &[ModuleBinding], name: &str) -> usize {
+    bindings.iter().filter(|b| b.name == name).count()
+}
+
+/// The statement node spanning exactly `range`.
+fn statement_at(file: &SourceFile, range: std::ops::Range<usize>) -> Option<Node<'_>> {
+    primitives::statements(file.tree.root_node()).into_iter().find(|s| s.byte_range() == range)
+}
+
+/// The schemas module's path for this L2 module (`naming.schemas_path` over the layer
+/// captures), `None` when the configuration leaves it empty.
+fn schemas_path(call: &TransformCall) -> Result<Option<String>, ManualReason> {
+    let template = &call.project.config.file.naming.schemas_path;
+    if template.trim().is_empty() {
+        return Ok(None);
+    }
+    let context = Value::from_serialize(&call.analysed.placement.captures);
+    call.project.templates.render_str(template, &context).map(Some).map_err(|e| format!("naming.schemas_path: {e}"))
 }
 
 /// Where a relative import of a router copied from elsewhere can only have pointed: `resolved`
@@ -338,15 +407,6 @@ fn stale_import_target(
     });
     let first = found.next()?;
     found.next().is_none().then(|| first.clone())
-}
-
-fn binding_count(bindings: &[ModuleBinding], name: &str) -> usize {
-    bindings.iter().filter(|b| b.name == name).count()
-}
-
-/// The statement node spanning exactly `range`.
-fn statement_at(file: &SourceFile, range: std::ops::Range<usize>) -> Option<Node<'_>> {
-    primitives::statements(file.tree.root_node()).into_iter().find(|s| s.byte_range() == range)
 }
 
 /// The smallest edit turning `old` into `new` (one replaced middle), so unrelated change sets on the
@@ -511,6 +571,8 @@ struct Extraction<'a, 't> {
     make_async: bool,
     /// Rollback statements in L2 `except` clauses that the handler's rollback replaces.
     handler_rollbacks: Vec<Node<'t>>,
+    /// The module below L2 that the L2 module's classes move to, when configured.
+    schemas_module: Option<String>,
     /// The project's line length, which generated lines are wrapped to.
     line_length: usize,
     vars: BTreeMap<String, Value>,
@@ -522,6 +584,7 @@ pub fn run(call: &TransformCall) -> Result<TransformOutput, ManualReason> {
     let operation = x.str_var("operation");
     let mut files = vec![x.l2_file()?];
     files.extend(x.driver_files()?);
+    files.extend(x.schema_files()?);
     files.push(x.handler_file()?);
     files.push(x.wiring_file()?);
     Ok(TransformOutput {
@@ -603,6 +666,20 @@ impl<'a, 't> Extraction<'a, 't> {
                 "{here}: the database code is inside a `try` whose `except {kind}` (line {line}) stays in L2; the registry reports the driver's errors as a failed result, which only a broad `except` still sees"
             ));
         }
+        let repair = |resolved: &str, remainder: &str, member: Option<&str>| {
+            stale_import_target(call.sources, &call.project.config, resolved, remainder, member)
+        };
+        let schemas_path = schemas_path(call)?;
+        let carrier = Carrier {
+            file,
+            bindings: &bindings,
+            l2_module: call.analysed.ctx.module.as_deref(),
+            http_names: &params.http_names,
+            repair: &repair,
+            schemas_module: schemas_path
+                .as_deref()
+                .and_then(|p| python::module_name(p, &call.project.config.file.python.import_roots)),
+        };
         let mut carried = Carried::default();
         let mut segments = Vec::new();
         let mut floor = 0;
@@ -666,18 +743,7 @@ impl<'a, 't> Extraction<'a, 't> {
             }
             let (driver_edits, writes, session_async) =
                 transaction_edits(file, &stmts[piece.first..=piece.last], &session, &here)?;
-            let repair = |resolved: &str, remainder: &str, member: Option<&str>| {
-                stale_import_target(call.sources, &call.project.config, resolved, remainder, member)
-            };
-            carry(
-                file,
-                &bindings,
-                call.analysed.ctx.module.as_deref(),
-                &flow.module_names,
-                &params.http_names,
-                &repair,
-                &mut carried,
-            )?;
+            carrier.carry(&flow.module_names, &mut carried, false)?;
             let bound = bound_before(file, endpoint, first);
             segments.push(Segment {
                 range: piece,
@@ -720,6 +786,7 @@ impl<'a, 't> Extraction<'a, 't> {
             carried,
             make_async,
             handler_rollbacks,
+            schemas_module: carrier.schemas_module.clone(),
             line_length: call.project.config.line_length(),
             vars: BTreeMap::new(),
         };
@@ -886,11 +953,23 @@ impl<'a, 't> Extraction<'a, 't> {
         }
         // The clause still ends by raising, so its lines can simply go.
         edits.extend(self.handler_rollbacks.iter().map(|r| Edit::delete(file.line_range(r.byte_range()))));
+        // Classes that moved below L2 are imported from there: still one class, used as before.
+        for (_, range) in &self.carried.moved_classes {
+            let stmt = statement_at(file, range.clone()).ok_or("internal: a moved class is not a statement")?;
+            edits.extend(primitives::delete_statement(file, stmt));
+        }
         let registry = &self.call.project.config.file.registry;
         let mut imports = vec![
             ImportLine { module: registry.module.clone(), name: Some(registry.getter.clone()), alias: None },
             ImportLine { module: registry.module.clone(), name: Some(registry.context.clone()), alias: None },
         ];
+        if let Some(schemas) = &self.schemas_module {
+            imports.extend(self.carried.moved_classes.iter().map(|(name, _)| ImportLine {
+                module: schemas.clone(),
+                name: Some(name.clone()),
+                alias: None,
+            }));
+        }
         let bindings = self.call.sources.module_bindings(file);
         let bound: Vec<&str> = bindings.iter().map(|b| b.name.as_str()).collect();
         if on_failure.contains("HTTPException") && !bound.contains(&"HTTPException") {
@@ -937,8 +1016,8 @@ impl<'a, 't> Extraction<'a, 't> {
         let path = self.str_var("driver_path");
         match self.call.sources.parsed(&path)? {
             None => {
-                self.set("imports", grouped_imports(self.carried.imports.clone()));
-                let definitions: Vec<String> = self.carried.definitions.iter().map(|(_, t)| t.clone()).collect();
+                self.set("imports", grouped_imports(self.carried.driver.imports.clone()));
+                let definitions: Vec<String> = self.carried.driver.definitions.iter().map(|(_, t)| t.clone()).collect();
                 self.set("definitions", definitions);
                 let module = self.render("driver_module.py.j2")?;
                 let mut files = self.new_packages(&path);
@@ -950,15 +1029,63 @@ impl<'a, 't> Extraction<'a, 't> {
             }
             Some(existing) => {
                 self.check_no_clash(&existing)?;
-                let mut edits = import_edits(&existing, &self.carried.imports);
+                let mut edits = import_edits(&existing, &self.carried.driver.imports);
                 let bound = self.call.sources.module_bindings(&existing);
                 let mut appended = String::new();
-                for (name, text) in &self.carried.definitions {
+                for (name, text) in &self.carried.driver.definitions {
                     if !bound.iter().any(|b| &b.name == name) {
                         appended.push_str(&format!("\n\n{text}\n"));
                     }
                 }
                 appended.push_str(&function);
+                edits.push(append(&existing, &appended));
+                Ok(vec![minimal_edit(&path, Some(&existing.text), apply(&existing.text, &edits)?)])
+            }
+        }
+    }
+
+    /// The schemas module below L2 that the moved classes go to: created with their imports and
+    /// what they read, or extended with the ones it lacks.
+    fn schema_files(&self) -> Result<Vec<FileEdits>, ManualReason> {
+        if self.carried.moved_classes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let path = schemas_path(self.call)?.ok_or("internal: classes moved without a schemas module")?;
+        let needs = &self.carried.schema;
+        match self.call.sources.parsed(&path)? {
+            None => {
+                let future = if self.file.text.contains("from __future__ import annotations") {
+                    "from __future__ import annotations\n\n"
+                } else {
+                    ""
+                };
+                let imports: String = grouped_imports(needs.imports.clone()).iter().map(|l| format!("{l}\n")).collect();
+                let definitions: Vec<&str> = needs.definitions.iter().map(|(_, t)| t.as_str()).collect();
+                let text = format!(
+                    "\"\"\"Schemas moved below L2 from {} by strata: L2 and the drivers below it import them from here.\"\"\"\n\n{future}{imports}\n\n{}\n",
+                    self.file.rel_path,
+                    definitions.join("\n\n\n")
+                );
+                let mut files = self.new_packages(&path);
+                files.push(FileEdits::create(path, text));
+                Ok(files)
+            }
+            Some(existing) => {
+                let bound = self.call.sources.module_bindings(&existing);
+                let mut appended = String::new();
+                for (name, text) in &needs.definitions {
+                    match bound.iter().find(|b| &b.name == name) {
+                        Some(b) if existing.text[b.stmt_byte_range.clone()].trim() != text.trim() => {
+                            return Err(format!(
+                                "{} already defines `{name}` differently from the L2 module; rename one of them first",
+                                existing.rel_path
+                            ))
+                        }
+                        Some(_) => {}
+                        None => appended.push_str(&format!("\n\n{text}\n")),
+                    }
+                }
+                let mut edits = import_edits(&existing, &needs.imports);
                 edits.push(append(&existing, &appended));
                 Ok(vec![minimal_edit(&path, Some(&existing.text), apply(&existing.text, &edits)?)])
             }
@@ -989,7 +1116,7 @@ impl<'a, 't> Extraction<'a, 't> {
     /// import from elsewhere (`select` from sqlmodel vs from sqlalchemy) or another definition.
     fn check_no_clash(&self, driver: &SourceFile) -> Result<(), ManualReason> {
         for binding in self.call.sources.module_bindings(driver).iter() {
-            if let Some((_, text)) = self.carried.definitions.iter().find(|(n, _)| n == &binding.name) {
+            if let Some((_, text)) = self.carried.driver.definitions.iter().find(|(n, _)| n == &binding.name) {
                 let theirs = &driver.text[binding.stmt_byte_range.clone()];
                 if theirs.trim() != text.trim() {
                     return Err(format!(
@@ -999,8 +1126,12 @@ impl<'a, 't> Extraction<'a, 't> {
                 }
                 continue;
             }
-            let Some(wanted) =
-                self.carried.imports.iter().find(|i| i.alias.as_ref().or(i.name.as_ref()) == Some(&binding.name))
+            let Some(wanted) = self
+                .carried
+                .driver
+                .imports
+                .iter()
+                .find(|i| i.alias.as_ref().or(i.name.as_ref()) == Some(&binding.name))
             else {
                 continue;
             };
