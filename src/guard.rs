@@ -187,7 +187,7 @@ impl<'c> Guard<'c> {
     }
 
     /// The layer rank of a file: the number in its layer's name (`l6` → 6); lower ranks sit above.
-    fn rank(&self, rel: &str) -> Option<(u32, String)> {
+    pub fn rank(&self, rel: &str) -> Option<(u32, String)> {
         let layer = self.config.layers.classify(rel).layer?;
         let digits: String = layer.chars().filter(char::is_ascii_digit).collect();
         Some((digits.parse().ok()?, layer))

@@ -193,6 +193,8 @@ struct Carrier<'c> {
     repair: &'c RepairImport<'c>,
     /// The module the L2 module's classes move to (below L2), when the configuration names one.
     schemas_module: Option<String>,
+    /// The layer of a project module when it sits above the driver's (which it cannot import).
+    above_driver: &'c dyn Fn(&str) -> Option<String>,
 }
 
 impl<'c> Carrier<'c> {
@@ -208,7 +210,17 @@ impl<'c> Carrier<'c> {
             let Some(binding) = self.bindings.iter().rev().find(|b| &b.name == name) else { continue };
             let line = match &binding.kind {
                 BindingKind::Import { module, imported, level } => {
-                    self.import_line(name, module, imported.as_deref(), *level, carried)?
+                    let line = self.import_line(name, module, imported.as_deref(), *level, carried)?;
+                    let reached = line.name.as_ref().map(|n| format!("{}.{n}", line.module));
+                    if let Some(layer) = (self.above_driver)(&line.module)
+                        .or_else(|| reached.as_deref().and_then(|m| (self.above_driver)(m)))
+                    {
+                        return Err(format!(
+                            "the moved code uses `{name}` from `{}`, which is in {layer}, above the driver; a driver cannot import it, so that call must stay above L6 (a handler or an engine)",
+                            line.module
+                        ));
+                    }
+                    line
                 }
                 BindingKind::Class => {
                     let Some(schemas) = self.schemas_module.clone() else {
@@ -369,15 +381,14 @@ fn statement_at(file: &SourceFile, range: std::ops::Range<usize>) -> Option<Node
     primitives::statements(file.tree.root_node()).into_iter().find(|s| s.byte_range() == range)
 }
 
-/// The schemas module's path for this L2 module (`naming.schemas_path` over the layer
-/// captures), `None` when the configuration leaves it empty.
-fn schemas_path(call: &TransformCall) -> Result<Option<String>, ManualReason> {
-    let template = &call.project.config.file.naming.schemas_path;
+/// A naming template (`naming.*_path`) rendered over this L2 module's layer captures; `None`
+/// when the configuration leaves it empty.
+fn naming_path(call: &TransformCall, template: &str) -> Result<Option<String>, ManualReason> {
     if template.trim().is_empty() {
         return Ok(None);
     }
     let context = Value::from_serialize(&call.analysed.placement.captures);
-    call.project.templates.render_str(template, &context).map(Some).map_err(|e| format!("naming.schemas_path: {e}"))
+    call.project.templates.render_str(template, &context).map(Some).map_err(|e| format!("naming template: {e}"))
 }
 
 /// Where a relative import of a router copied from elsewhere can only have pointed: `resolved`
@@ -669,7 +680,15 @@ impl<'a, 't> Extraction<'a, 't> {
         let repair = |resolved: &str, remainder: &str, member: Option<&str>| {
             stale_import_target(call.sources, &call.project.config, resolved, remainder, member)
         };
-        let schemas_path = schemas_path(call)?;
+        let schemas_path = naming_path(call, &call.project.config.file.naming.schemas_path)?;
+        let driver_path = naming_path(call, &call.project.config.file.naming.driver_path)?;
+        let guard = crate::guard::Guard::new(&call.project.config);
+        let driver_rank = driver_path.as_deref().and_then(|p| guard.rank(p)).map(|(rank, _)| rank);
+        let above_driver = |module: &str| {
+            let target = guard.module_file(call.sources, module)?;
+            let (rank, layer) = guard.rank(&target.rel_path)?;
+            (rank < driver_rank?).then_some(layer)
+        };
         let carrier = Carrier {
             file,
             bindings: &bindings,
@@ -679,6 +698,7 @@ impl<'a, 't> Extraction<'a, 't> {
             schemas_module: schemas_path
                 .as_deref()
                 .and_then(|p| python::module_name(p, &call.project.config.file.python.import_roots)),
+            above_driver: &above_driver,
         };
         let mut carried = Carried::default();
         let mut segments = Vec::new();
@@ -1050,7 +1070,8 @@ impl<'a, 't> Extraction<'a, 't> {
         if self.carried.moved_classes.is_empty() {
             return Ok(Vec::new());
         }
-        let path = schemas_path(self.call)?.ok_or("internal: classes moved without a schemas module")?;
+        let path = naming_path(self.call, &self.call.project.config.file.naming.schemas_path)?
+            .ok_or("internal: classes moved without a schemas module")?;
         let needs = &self.carried.schema;
         match self.call.sources.parsed(&path)? {
             None => {
