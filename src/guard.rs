@@ -485,7 +485,7 @@ pub(crate) fn first_parameter(file: &SourceFile, function: Node) -> Option<Strin
     parameter_name(file, first)
 }
 
-fn parameter_name(file: &SourceFile, param: Node) -> Option<String> {
+pub(crate) fn parameter_name(file: &SourceFile, param: Node) -> Option<String> {
     match param.kind() {
         "identifier" => Some(file.node_text(param).to_string()),
         "default_parameter" | "typed_default_parameter" => {

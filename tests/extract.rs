@@ -916,3 +916,45 @@ fn an_l2_class_the_moved_code_uses_moves_below_l2_and_stays_one_class() {
     let out = std::process::Command::new(python()).args(["-c", script]).current_dir(dir.path()).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "True", "{out:?}");
 }
+
+const SESSION_HELPER: &str = r#"from fastapi import APIRouter, Depends
+from sqlalchemy import select
+
+from app.db import get_db
+from app.models import Item
+
+router = APIRouter()
+
+
+def _load(session, item_id):
+    return session.execute(select(Item).where(Item.id == item_id)).scalar_one_or_none()
+
+
+@router.get("/items/{item_id}")
+def get_item(item_id: int, db=Depends(get_db)):
+    item = _load(db, item_id)
+    return {"id": item.id}
+
+
+@router.get("/items/{item_id}/name")
+def get_name(item_id: int, db=Depends(get_db)):
+    return {"name": _load(session=db, item_id=item_id).name}
+"#;
+
+/// Database code in a module-level helper that receives the session moves with the endpoints
+/// that call it: each endpoint dispatches, the driver gets the helper, and the helper leaves L2
+/// with its last caller.
+#[test]
+fn a_session_helper_moves_with_the_endpoints_that_call_it() {
+    let dir = project(SESSION_HELPER);
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--json", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    let l2 = read(dir.path(), "backend/app/hoc/api/cus/shop/items.py");
+    let driver = read(dir.path(), "backend/app/hoc/cus/shop/L6_drivers/items_driver.py");
+    assert!(!l2.contains("def _load") && !l2.contains("session.execute"), "{l2}");
+    assert_eq!(l2.matches("get_operation_registry().execute(").count(), 2, "{l2}");
+    assert_eq!(driver.matches("def _load(session, item_id):").count(), 1, "{driver}");
+    assert!(json(&stdout)["manual"].as_array().unwrap().is_empty(), "{stdout}");
+    let (_, stdout, _) = run(dir.path(), &["check", "--format", "json", "--select", "l2-db-execute"]);
+    assert_eq!(json(&stdout)["summary"]["violations"], 0, "{stdout}");
+}

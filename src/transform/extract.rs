@@ -613,27 +613,16 @@ pub fn run(call: &TransformCall) -> Result<TransformOutput, ManualReason> {
 impl<'a, 't> Extraction<'a, 't> {
     fn analyse(call: &'a TransformCall<'a, 't>, params: &Params) -> Result<Self, ManualReason> {
         let file = call.analysed.ctx.file;
-        let session = call.env.text("RECV", &file.text).ok_or("the recipe must bind the session as $RECV")?.to_string();
-        let endpoint = python::enclosing_function(call.m.node).ok_or("the database code is not inside a function")?;
+        let recv = call.env.text("RECV", &file.text).ok_or("the recipe must bind the session as $RECV")?.to_string();
+        let function = python::enclosing_function(call.m.node).ok_or("the database code is not inside a function")?;
+        // Database code in a helper that takes the session moves with the endpoints that call it.
+        let (endpoint, session) = if is_endpoint(file, function, &params.decorator) {
+            (function, recv)
+        } else {
+            helper_root(file, function, &recv, &params.decorator)?
+        };
         let endpoint_name =
             endpoint.child_by_field_name("name").map(|n| file.node_text(n).to_string()).unwrap_or_default();
-        let decorated = endpoint.parent().filter(|p| p.kind() == "decorated_definition");
-        let is_endpoint = decorated.is_some_and(|d| {
-            let mut cursor = d.walk();
-            let found = d.children(&mut cursor).filter(|c| c.kind() == "decorator").any(|dec| {
-                let expr = dec.named_child(0);
-                let callee =
-                    expr.map(|e| if e.kind() == "call" { e.child_by_field_name("function").unwrap_or(e) } else { e });
-                callee.is_some_and(|c| params.decorator.is_match(file.node_text(c)))
-            });
-            found
-        });
-        if !is_endpoint {
-            return Err(format!(
-                "`{endpoint_name}` (line {}) is not a router endpoint; move its database code by hand",
-                line_of(file, endpoint)
-            ));
-        }
         let here = format!("`{endpoint_name}` (line {})", line_of(file, endpoint));
         let all_uses = session_uses(file, endpoint, &session);
         // A rollback in an `except` that raises, around other database code, is the handler's
@@ -1309,6 +1298,95 @@ impl<'a, 't> Extraction<'a, 't> {
         // Registration lines of different domains commute: such change sets apply in one pass.
         Ok(FileEdits::edit(path, edits).shared())
     }
+}
+
+/// Whether `function` is decorated as a route (`@router.get(...)`, by the transform's decorator pattern).
+fn is_endpoint(file: &SourceFile, function: Node, decorator: &Regex) -> bool {
+    let decorated = function.parent().filter(|p| p.kind() == "decorated_definition");
+    decorated.is_some_and(|d| {
+        let mut cursor = d.walk();
+        let found = d.children(&mut cursor).filter(|c| c.kind() == "decorator").any(|dec| {
+            let expr = dec.named_child(0);
+            let callee =
+                expr.map(|e| if e.kind() == "call" { e.child_by_field_name("function").unwrap_or(e) } else { e });
+            callee.is_some_and(|c| decorator.is_match(file.node_text(c)))
+        });
+        found
+    })
+}
+
+/// For database code in a module-level helper that receives the session as a parameter, the
+/// first endpoint that calls it and the name of the session there: that endpoint is extracted,
+/// taking a copy of the helper into the driver, and the helper goes from L2 with its last caller.
+/// Every use of the helper must be a call from an endpoint that passes the session by name.
+fn helper_root<'t>(
+    file: &'t SourceFile,
+    helper: Node<'t>,
+    recv: &str,
+    decorator: &Regex,
+) -> Result<(Node<'t>, String), ManualReason> {
+    let name = helper.child_by_field_name("name").map(|n| file.node_text(n).to_string()).unwrap_or_default();
+    let here = format!("`{name}` (line {})", line_of(file, helper));
+    let top_level = helper
+        .parent()
+        .map(|p| if p.kind() == "decorated_definition" { p.parent() } else { Some(p) })
+        .is_some_and(|p| p.is_some_and(|p| p.kind() == "module"));
+    let params = helper.child_by_field_name("parameters");
+    let position = params.and_then(|ps| {
+        let mut cursor = ps.walk();
+        let names: Vec<Option<String>> =
+            ps.named_children(&mut cursor).map(|p| crate::guard::parameter_name(file, p)).collect();
+        names.iter().position(|n| n.as_deref() == Some(recv))
+    });
+    if !top_level {
+        return Err(format!("{here} is not a router endpoint; move its database code by hand"));
+    }
+    let Some(position) = position else {
+        return Err(format!(
+            "{here} is not a router endpoint and does not receive `{recv}` as a parameter (it opens or finds its own session); move its database code by hand"
+        ));
+    };
+    let name_node = helper.child_by_field_name("name");
+    let mut first: Option<(Node<'t>, String)> = None;
+    let mut problem: Option<String> = None;
+    for_each_node(file.tree.root_node(), |n| {
+        if problem.is_some() || n.kind() != "identifier" || file.node_text(n) != name || Some(n) == name_node {
+            return;
+        }
+        let call = n.parent().filter(|c| c.kind() == "call" && c.child_by_field_name("function") == Some(n));
+        let caller = call.and_then(python::enclosing_function).filter(|f| is_endpoint(file, *f, decorator));
+        let argument = call.and_then(|c| c.child_by_field_name("arguments")).and_then(|args| {
+            let mut cursor = args.walk();
+            let list: Vec<Node> = args.named_children(&mut cursor).filter(|a| a.kind() != "comment").collect();
+            list.iter()
+                .find(|a| {
+                    a.kind() == "keyword_argument"
+                        && a.child_by_field_name("name").is_some_and(|k| file.node_text(k) == recv)
+                })
+                .and_then(|a| a.child_by_field_name("value"))
+                .or_else(|| list.get(position).copied().filter(|a| a.kind() != "keyword_argument"))
+                .filter(|a| a.kind() == "identifier")
+        });
+        match (caller, argument) {
+            (Some(caller), Some(argument)) => {
+                if first.is_none() {
+                    first = Some((caller, file.node_text(argument).to_string()));
+                }
+            }
+            _ => {
+                problem = Some(format!(
+                    "{here} is not a router endpoint, and its use at line {} is not a call from an endpoint that passes the session by name; move its database code by hand",
+                    line_of(file, n)
+                ))
+            }
+        }
+    });
+    if let Some(problem) = problem {
+        return Err(problem);
+    }
+    first.ok_or_else(|| {
+        format!("{here} is not a router endpoint and no endpoint calls it; move its database code by hand")
+    })
 }
 
 /// The first statement of a class's `execute` method, as text, when the method has the shape
