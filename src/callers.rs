@@ -12,14 +12,25 @@ use crate::engine::Project;
 use crate::matching::{for_each_node, CallSite, CallerLookup};
 use crate::python::SourceFile;
 
+/// A name and the byte range where a file uses it.
+type NamedRange = (String, Range<usize>);
+
 /// Where each function name is called: (file index, call byte range).
 type CallIndex = HashMap<String, Vec<(usize, Range<usize>)>>;
+
+/// The index: every project file, its calls by callee name, and `from m import name as alias`
+/// statements by imported name.
+struct Index {
+    files: Vec<Candidate>,
+    calls: CallIndex,
+    aliases: CallIndex,
+}
 
 pub struct ProjectCallers<'a> {
     project: &'a Project,
     contents: &'a BTreeMap<String, String>,
     /// Every Python file of the project (callers may live outside the paths being checked) and the index.
-    index: OnceLock<(Vec<Candidate>, CallIndex)>,
+    index: OnceLock<Index>,
     /// Files re-parsed to look at their call sites, kept for later questions.
     parsed: Mutex<HashMap<usize, Arc<SourceFile>>>,
 }
@@ -42,24 +53,40 @@ impl<'a> ProjectCallers<'a> {
         SourceFile::parse(candidate.rel_path.clone(), candidate.abs_path.clone(), text.into_bytes()).ok()
     }
 
-    fn build(&self) -> (Vec<Candidate>, CallIndex) {
+    fn build(&self) -> Index {
         let mut files = self.project.candidates(&[]).unwrap_or_default();
         let created: Vec<String> =
             self.contents.keys().filter(|p| !files.iter().any(|c| &c.rel_path == *p)).cloned().collect();
         for rel_path in created {
             files.push(Candidate { abs_path: self.project.root().join(&rel_path), rel_path });
         }
-        let per_file: Vec<Vec<(String, Range<usize>)>> = files
+        let per_file: Vec<(Vec<NamedRange>, Vec<NamedRange>)> = files
             .par_iter()
-            .map(|candidate| self.parse(candidate).map(|file| calls_in(&file)).unwrap_or_default())
+            .map(|candidate| self.parse(candidate).map(|file| (calls_in(&file), aliases_in(&file))).unwrap_or_default())
             .collect();
-        let mut index = CallIndex::new();
-        for (i, calls) in per_file.into_iter().enumerate() {
-            for (name, range) in calls {
-                index.entry(name).or_default().push((i, range));
+        let (mut calls, mut aliases) = (CallIndex::new(), CallIndex::new());
+        for (i, (file_calls, file_aliases)) in per_file.into_iter().enumerate() {
+            for (name, range) in file_calls {
+                calls.entry(name).or_default().push((i, range));
+            }
+            for (name, range) in file_aliases {
+                aliases.entry(name).or_default().push((i, range));
             }
         }
-        (files, index)
+        Index { files, calls, aliases }
+    }
+
+    fn sites(&self, index: &Index, entries: Option<&Vec<(usize, Range<usize>)>>) -> Vec<CallSite> {
+        let roots = &self.project.config.file.python.import_roots;
+        entries
+            .into_iter()
+            .flatten()
+            .filter_map(|(i, call)| {
+                let file = self.file(&index.files, *i)?;
+                let module = crate::python::module_name(&file.rel_path, roots);
+                Some(CallSite { file, module, call: call.clone() })
+            })
+            .collect()
     }
 
     fn file(&self, files: &[Candidate], i: usize) -> Option<Arc<SourceFile>> {
@@ -72,6 +99,27 @@ impl<'a> ProjectCallers<'a> {
         }
         Some(file)
     }
+}
+
+/// Every `from m import name as alias` (alias differing from the name) in a file, by name.
+fn aliases_in(file: &SourceFile) -> Vec<NamedRange> {
+    let mut out = Vec::new();
+    for_each_node(file.tree.root_node(), |node| {
+        if node.kind() != "import_from_statement" {
+            return;
+        }
+        let mut cursor = node.walk();
+        for name in node.children_by_field_name("name", &mut cursor) {
+            let (Some(original), Some(alias)) = (name.child_by_field_name("name"), name.child_by_field_name("alias"))
+            else {
+                continue;
+            };
+            if file.node_text(original) != file.node_text(alias) {
+                out.push((file.node_text(original).to_string(), node.byte_range()));
+            }
+        }
+    });
+    out
 }
 
 /// Every call of a plain or attribute callee in a file: `name(...)` and `x.name(...)`.
@@ -94,11 +142,12 @@ fn calls_in(file: &SourceFile) -> Vec<(String, Range<usize>)> {
 
 impl CallerLookup for ProjectCallers<'_> {
     fn call_sites(&self, name: &str) -> Vec<CallSite> {
-        let (files, index) = self.index.get_or_init(|| self.build());
-        let Some(calls) = index.get(name) else { return Vec::new() };
-        calls
-            .iter()
-            .filter_map(|(i, call)| Some(CallSite { file: self.file(files, *i)?, call: call.clone() }))
-            .collect()
+        let index = self.index.get_or_init(|| self.build());
+        self.sites(index, index.calls.get(name))
+    }
+
+    fn aliased_imports(&self, name: &str) -> Vec<CallSite> {
+        let index = self.index.get_or_init(|| self.build());
+        self.sites(index, index.aliases.get(name))
     }
 }

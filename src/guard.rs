@@ -11,7 +11,7 @@ use tree_sitter::Node;
 use crate::config::Config;
 use crate::matching::for_each_node;
 use crate::python::scope;
-use crate::python::{self, SourceFile};
+use crate::python::{self, first_parameter, parameter_name, SourceFile};
 
 /// The project's files as a rewrite would leave them.
 pub trait ProjectFiles {
@@ -475,29 +475,6 @@ pub(crate) fn top_level_function<'t>(file: &'t SourceFile, name: &str) -> Option
         .then_some(def)
     });
     found
-}
-
-/// The name of a function's first parameter, whatever its form (`p`, `p: T`, `p=1`, `p: "T" = 1`).
-pub(crate) fn first_parameter(file: &SourceFile, function: Node) -> Option<String> {
-    let params = function.child_by_field_name("parameters")?;
-    let mut cursor = params.walk();
-    let first = params.named_children(&mut cursor).find(|p| p.kind() != "comment")?;
-    parameter_name(file, first)
-}
-
-pub(crate) fn parameter_name(file: &SourceFile, param: Node) -> Option<String> {
-    match param.kind() {
-        "identifier" => Some(file.node_text(param).to_string()),
-        "default_parameter" | "typed_default_parameter" => {
-            param.child_by_field_name("name").map(|n| file.node_text(n).to_string())
-        }
-        "typed_parameter" => {
-            let mut cursor = param.walk();
-            let found = param.named_children(&mut cursor).find(|c| c.kind() == "identifier");
-            found.map(|n| file.node_text(n).to_string())
-        }
-        _ => None,
-    }
 }
 
 /// Calls that are whole expression statements in `function`'s body (at any depth of its blocks,

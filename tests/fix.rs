@@ -721,6 +721,48 @@ fn l6_commit_is_deleted_safely_only_when_every_caller_commits() {
     assert!(stdout.contains("no longer calls commit(): its callers commit"), "{stdout}");
 }
 
+/// A caller is a call that reaches the function, resolved through the caller's imports and
+/// bindings, not any call of the same name: an unrelated `cache.save("k")` followed by a commit
+/// does not make the deletion of the driver's commit safe; a caller that cannot be resolved makes
+/// it unsafe; a real caller that commits makes it safe, whatever the local name.
+#[test]
+fn callers_are_the_calls_that_reach_the_function_not_calls_of_the_same_name() {
+    let dir = init_project();
+    let driver = format!("{L6}/items_driver.py");
+    write(dir.path(), &driver, FIXABLE);
+    write(dir.path(), "backend/app/cache.py", "class KeyCache:\n    def save(self, key):\n        pass\n");
+    let unrelated = "from app.cache import KeyCache\n\n\n\
+                     async def handle(ctx):\n    cache = KeyCache()\n    cache.save(\"k\")\n    await ctx.session.commit()\n";
+    write(dir.path(), L4_HANDLER, unrelated);
+    git_commit_all(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(read(dir.path(), &driver), FIXABLE, "an unrelated `save` made the deletion safe: {stdout}");
+    assert!(stdout.contains("Skipped unsafe fixes"), "{stdout}");
+
+    // The real caller, reached through a module alias, commits after the call: safe, although
+    // the unrelated `cache.save` is still there.
+    let real = "from app.hoc.cus.shop.L6_drivers import items_driver as drivers\n\n\n\
+                async def store(ctx):\n    drivers.save(ctx.session, 1)\n    await ctx.session.commit()\n";
+    write(dir.path(), "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/other_handler.py", real);
+    git_commit_all(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(read(dir.path(), &driver), "def save(session, item):\n    session.add(item)\n", "{stdout}");
+
+    // A caller whose receiver cannot be resolved: unsafe again.
+    write(dir.path(), &driver, FIXABLE);
+    write(
+        dir.path(),
+        "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/third_handler.py",
+        "async def handle(ctx, store):\n    store.save(ctx.session, 1)\n    await ctx.session.commit()\n",
+    );
+    git_commit_all(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(read(dir.path(), &driver), FIXABLE, "an unresolved caller made the deletion safe: {stdout}");
+}
+
 // ============================================================ §8: self-created sessions and their callers
 
 const LEGACY_DRIVER: &str = r#"from typing import Optional

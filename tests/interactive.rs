@@ -30,11 +30,13 @@ fn project() -> tempfile::TempDir {
         write(dir.path(), &format!("{L6}/{name}.py"), source(name));
     }
     // The L4 caller commits after each driver call, so every deletion is a safe fix.
+    let imports: String =
+        NAMES.iter().map(|name| format!("from app.hoc.cus.shop.L6_drivers.{name} import save_{name}\n")).collect();
     let calls: String = NAMES.iter().map(|name| format!("    save_{name}(ctx.session, item)\n")).collect();
     write(
         dir.path(),
         "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/shop_handler.py",
-        format!("def handle(ctx, item):\n{calls}    ctx.session.commit()\n"),
+        format!("{imports}\n\ndef handle(ctx, item):\n{calls}    ctx.session.commit()\n"),
     );
     git_commit_all(dir.path());
     dir

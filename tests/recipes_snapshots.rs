@@ -282,7 +282,10 @@ fn l6_transaction() {
 
 /// The L4 handler that calls every driver function above and commits after each call.
 const L4_CALLER: &str = "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/shop_handler.py";
-const L4_COMMITTING_CALLER: &str = r#"async def handle(ctx, item):
+const L4_COMMITTING_CALLER: &str = r#"from app.hoc.cus.shop.L6_drivers.items_driver import ItemWriter, rename_item, save_item
+
+
+async def handle(ctx, item):
     await save_item(ctx.session, item)
     rename_item(ctx.session, item.id, "x")
     writer = ItemWriter(ctx.session)

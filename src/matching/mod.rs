@@ -56,13 +56,17 @@ pub trait ProjectFacts: Sync {
 /// A call of a function by name somewhere in the project.
 pub struct CallSite {
     pub file: Arc<SourceFile>,
-    /// Byte range of the call expression in `file`.
+    /// The dotted module of `file`, when it is under an import root.
+    pub module: Option<String>,
+    /// Byte range of the call expression in `file` (of the import statement, for an alias).
     pub call: std::ops::Range<usize>,
 }
 
 /// Finds the call sites of a function by name across the project.
 pub trait CallerLookup: Sync {
     fn call_sites(&self, name: &str) -> Vec<CallSite>;
+    /// `from m import name as other` statements: calls through `other` are not indexed by name.
+    fn aliased_imports(&self, name: &str) -> Vec<CallSite>;
 }
 
 impl FileContext<'_> {
@@ -337,46 +341,56 @@ fn query_at<'t>(query: &Query, node: Node<'t>, ctx: &FileContext<'t>, env: &mut 
 
 /// Whether the function around `node` has call sites in the project, and each call is followed,
 /// within its calling function, by a node `m` matches (e.g. the caller commits after the call).
+/// Whether every call that reaches the function around `node` (resolved through each caller's
+/// own imports and bindings, see [`python::calls`]) is followed in its caller by a match of `m`.
+/// A call that might reach it but cannot be resolved, an import of it under another name, or no
+/// caller at all: not every caller is known, so the relation does not hold.
 fn every_caller_has(m: &Matcher, node: Node, ctx: &FileContext) -> bool {
+    use python::calls::{reaches, Reach, Target};
     let Some(lookup) = ctx.callers else { return false };
     let Some(function) = python::enclosing_function(node) else { return false };
     let Some(name) = function.child_by_field_name("name").map(|n| ctx.file.node_text(n).to_string()) else {
         return false;
     };
-    let sites = lookup.call_sites(&name);
-    !sites.is_empty()
-        && sites.iter().all(|site| {
-            let root = site.file.tree.root_node();
-            let Some(call) = root.descendant_for_byte_range(site.call.start, site.call.end) else { return false };
-            let Some(caller) = python::enclosing_function(call) else { return false };
-            let caller_ctx =
-                FileContext { file: &site.file, module: None, is_package: false, callers: None, facts: None };
-            let after = site.call.end;
-            m.find_first(caller, &caller_ctx, &mut Bindings::default(), |n| n.start_byte() >= after)
-        })
-}
-
-/// Pre-order walk over every node below `root` (inclusive), in document order.
-pub fn for_each_node<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>)) {
-    let mut cursor = root.walk();
-    loop {
-        visit(cursor.node());
-        if cursor.goto_first_child() {
-            continue;
+    let class = python::calls::enclosing_class(function.child_by_field_name("body").unwrap_or(function))
+        .and_then(|c| c.child_by_field_name("name"))
+        .map(|n| ctx.file.node_text(n).to_string());
+    let target =
+        Target { file: &ctx.file.rel_path, module: ctx.module.as_deref(), class: class.as_deref(), name: &name };
+    let aliased = lookup.aliased_imports(&name).iter().any(|site| {
+        let root = site.file.tree.root_node();
+        let stmt = root.descendant_for_byte_range(site.call.start, site.call.end);
+        let module = stmt.and_then(|s| s.child_by_field_name("module_name")).map(|m| site.file.node_text(m));
+        match (module, &site.module, target.module) {
+            (Some(reference), Some(importer), Some(wanted)) => {
+                python::resolve_module(reference, importer, site.file.rel_path.ends_with("__init__.py")) == wanted
+            }
+            _ => true,
         }
-        loop {
-            if cursor.node().id() == root.id() {
-                return;
-            }
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return;
-            }
+    });
+    if aliased {
+        return false;
+    }
+    let mut reached = 0;
+    for site in lookup.call_sites(&name) {
+        let root = site.file.tree.root_node();
+        let Some(call) = root.descendant_for_byte_range(site.call.start, site.call.end) else { return false };
+        match reaches(&site.file, site.module.as_deref(), call, &target) {
+            Reach::No => continue,
+            Reach::Unknown => return false,
+            Reach::Yes => reached += 1,
+        }
+        let Some(caller) = python::enclosing_function(call) else { return false };
+        let caller_ctx = FileContext { file: &site.file, module: None, is_package: false, callers: None, facts: None };
+        let after = site.call.end;
+        if !m.find_first(caller, &caller_ctx, &mut Bindings::default(), |n| n.start_byte() >= after) {
+            return false;
         }
     }
+    reached > 0
 }
+
+pub use crate::python::for_each_node;
 
 /// Compiled `where`/`when` relations of a match to the code around it.
 #[derive(Debug, Default)]

@@ -1,5 +1,6 @@
 //! Python source files: decoding, parsing with tree-sitter, line/column positions and module names.
 
+pub mod calls;
 pub mod scope;
 
 use std::ops::Range;
@@ -201,6 +202,51 @@ pub fn enclosing_names(file: &SourceFile, node: Node) -> (String, String) {
         None => String::new(),
     };
     (function_name, class_name)
+}
+
+/// Pre-order walk over every node below `root` (inclusive), in document order.
+pub fn for_each_node<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>)) {
+    let mut cursor = root.walk();
+    loop {
+        visit(cursor.node());
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node().id() == root.id() {
+                return;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
+    }
+}
+
+/// The name of a function's first parameter, whatever its form (`p`, `p: T`, `p=1`, `p: "T" = 1`).
+pub fn first_parameter(file: &SourceFile, function: Node) -> Option<String> {
+    let params = function.child_by_field_name("parameters")?;
+    let mut cursor = params.walk();
+    let first = params.named_children(&mut cursor).find(|p| p.kind() != "comment")?;
+    parameter_name(file, first)
+}
+
+pub fn parameter_name(file: &SourceFile, param: Node) -> Option<String> {
+    match param.kind() {
+        "identifier" => Some(file.node_text(param).to_string()),
+        "default_parameter" | "typed_default_parameter" => {
+            param.child_by_field_name("name").map(|n| file.node_text(n).to_string())
+        }
+        "typed_parameter" => {
+            let mut cursor = param.walk();
+            let found = param.named_children(&mut cursor).find(|c| c.kind() == "identifier");
+            found.map(|n| file.node_text(n).to_string())
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

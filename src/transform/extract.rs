@@ -1195,7 +1195,7 @@ impl<'a, 't> Extraction<'a, 't> {
             let class = append(file, &self.render("handler_class.py.j2")?);
             match find_top_level(file, "function_definition", "register") {
                 Some(register) => {
-                    let param = crate::guard::first_parameter(file, register).unwrap_or_else(|| "registry".into());
+                    let param = crate::python::first_parameter(file, register).unwrap_or_else(|| "registry".into());
                     self.set("registry_param", &param);
                     let last = *body_statements(register).last().ok_or("`register` has an empty body")?;
                     let line = self.render("register_call.py.j2")?;
@@ -1281,7 +1281,7 @@ impl<'a, 't> Extraction<'a, 't> {
         let mut edits = if lazy { Vec::new() } else { import_edits(&file, &[line]) };
         let already = file.node_text(function).contains(&format!("{handler_module}.register("));
         if !already {
-            let param = crate::guard::first_parameter(&file, function).unwrap_or_else(|| "registry".into());
+            let param = crate::python::first_parameter(&file, function).unwrap_or_else(|| "registry".into());
             self.set("registry_param", &param);
             self.set("lazy_import", lazy && !imports_in(function));
             let line = self.render("wiring_call.py.j2")?;
@@ -1335,7 +1335,7 @@ fn helper_root<'t>(
     let position = params.and_then(|ps| {
         let mut cursor = ps.walk();
         let names: Vec<Option<String>> =
-            ps.named_children(&mut cursor).map(|p| crate::guard::parameter_name(file, p)).collect();
+            ps.named_children(&mut cursor).map(|p| crate::python::parameter_name(file, p)).collect();
         names.iter().position(|n| n.as_deref() == Some(recv))
     });
     if !top_level {
