@@ -1,7 +1,7 @@
 //! Primitive edits on a parsed Python file: delete a statement cleanly, insert beside one, add or
 //! remove an import, re-indent text. Recipes declare them; transforms build on them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
@@ -137,30 +137,39 @@ pub fn imports_made_unused(before: &SourceFile, after: &SourceFile) -> Vec<Edit>
 /// referenced in `before` outside their own definition, referenced nowhere in `after`. A private
 /// name is the module's own business, so no other module is expected to import it.
 pub fn private_functions_made_unused(before: &SourceFile, after: &SourceFile) -> Vec<Edit> {
-    let references = |file: &SourceFile, def: Option<Node>, name: &str| {
-        let mut count = 0;
+    // One walk per file: where each private name occurs.
+    let occurrences = |file: &SourceFile| {
+        let mut at: HashMap<String, Vec<usize>> = HashMap::new();
         walk_identifiers(file.tree.root_node(), &mut |n| {
-            let inside_def = def.is_some_and(|d| n.start_byte() >= d.start_byte() && n.end_byte() <= d.end_byte());
-            if !inside_def && file.node_text(n) == name {
-                count += 1;
+            let name = file.node_text(n);
+            if name.starts_with('_') {
+                at.entry(name.to_string()).or_default().push(n.start_byte());
             }
         });
-        count
+        at
+    };
+    let (used_before, used_after) = (occurrences(before), occurrences(after));
+    let outside = |at: &HashMap<String, Vec<usize>>, name: &str, def: Option<std::ops::Range<usize>>| {
+        at.get(name).map_or(0, |v| v.iter().filter(|b| !def.as_ref().is_some_and(|d| d.contains(b))).count())
+    };
+    let definition = |file: &SourceFile, stmt: Node| {
+        let def =
+            if stmt.kind() == "decorated_definition" { stmt.child_by_field_name("definition") } else { Some(stmt) };
+        def.filter(|d| d.kind() == "function_definition")
+            .and_then(|d| d.child_by_field_name("name"))
+            .map(|n| file.node_text(n).to_string())
     };
     let mut edits = Vec::new();
     for stmt in statements(after.tree.root_node()) {
-        let def =
-            if stmt.kind() == "decorated_definition" { stmt.child_by_field_name("definition") } else { Some(stmt) };
-        let Some(def) = def.filter(|d| d.kind() == "function_definition") else { continue };
-        let Some(name) = def.child_by_field_name("name").map(|n| after.node_text(n)) else { continue };
+        let Some(name) = definition(after, stmt) else { continue };
         if !name.starts_with('_') || name.starts_with("__") {
             continue;
         }
-        let before_def = statements(before.tree.root_node()).into_iter().find(|s| {
-            let d = if s.kind() == "decorated_definition" { s.child_by_field_name("definition") } else { Some(*s) };
-            d.and_then(|d| d.child_by_field_name("name")).is_some_and(|n| before.node_text(n) == name)
-        });
-        if references(before, before_def, name) > 0 && references(after, Some(stmt), name) == 0 {
+        let before_def = statements(before.tree.root_node())
+            .into_iter()
+            .find(|s| definition(before, *s).as_deref() == Some(name.as_str()))
+            .map(|s| s.byte_range());
+        if outside(&used_before, &name, before_def) > 0 && outside(&used_after, &name, Some(stmt.byte_range())) == 0 {
             edits.extend(delete_statement(after, stmt));
         }
     }

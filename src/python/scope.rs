@@ -92,6 +92,18 @@ pub enum BindingKind {
 /// Analyse `range` inside its enclosing function (or class body, or module if at top level)
 /// of `source`. `watched` lists names whose rebinding inside the range is a hazard.
 pub fn analyse_range(tree: &Tree, source: &[u8], range: &StatementRange, watched: &[&str]) -> RangeFlow {
+    analyse_range_in(&module_scope(tree, source), source, range, watched)
+}
+
+/// The names a module binds, computed once for several [`analyse_range_in`] calls on one file.
+pub struct ModuleScope(ScopeInfo);
+
+pub fn module_scope(tree: &Tree, source: &[u8]) -> ModuleScope {
+    ModuleScope(ScopeInfo::of(tree.root_node(), source))
+}
+
+/// [`analyse_range`] with the module's bindings already computed.
+pub fn analyse_range_in(module: &ModuleScope, source: &[u8], range: &StatementRange, watched: &[&str]) -> RangeFlow {
     let stmts = statements(range.block);
     if range.first > range.last || range.last >= stmts.len() {
         return RangeFlow::default();
@@ -99,7 +111,7 @@ pub fn analyse_range(tree: &Tree, source: &[u8], range: &StatementRange, watched
     let range_stmts = &stmts[range.first..=range.last];
     let range_bytes = range_stmts[0].start_byte()..range_stmts[range_stmts.len() - 1].end_byte();
     let scope = enclosing_scope(range.block);
-    let resolver = Resolver::new(tree, source, scope, range_bytes);
+    let resolver = Resolver::new(module, source, scope, range_bytes);
 
     // Pass 1: the range itself.
     let mut sink = RangeSink::new(&resolver, watched);
@@ -1585,17 +1597,17 @@ enum Origin {
 }
 
 /// Resolves names read in the range against the analysed scope, enclosing functions and module.
-struct Resolver {
-    scope: ScopeInfo,
+struct Resolver<'m> {
+    scope: std::borrow::Cow<'m, ScopeInfo>,
     scope_is_module: bool,
     /// Enclosing function scopes, innermost first (class bodies are invisible to methods).
     enclosing: Vec<ScopeInfo>,
-    module: ScopeInfo,
+    module: &'m ScopeInfo,
     range_bytes: Range<usize>,
 }
 
-impl Resolver {
-    fn new(tree: &Tree, src: &[u8], scope: Node<'_>, range_bytes: Range<usize>) -> Resolver {
+impl<'m> Resolver<'m> {
+    fn new(module: &'m ModuleScope, src: &[u8], scope: Node<'_>, range_bytes: Range<usize>) -> Resolver<'m> {
         let mut enclosing = Vec::new();
         let mut cur = scope.parent();
         while let Some(n) = cur {
@@ -1604,11 +1616,16 @@ impl Resolver {
             }
             cur = n.parent();
         }
+        let scope_is_module = scope.kind() == "module";
         Resolver {
-            scope: ScopeInfo::of(scope, src),
-            scope_is_module: scope.kind() == "module",
+            scope: if scope_is_module {
+                std::borrow::Cow::Borrowed(&module.0)
+            } else {
+                std::borrow::Cow::Owned(ScopeInfo::of(scope, src))
+            },
+            scope_is_module,
             enclosing,
-            module: ScopeInfo::of(tree.root_node(), src),
+            module: &module.0,
             range_bytes,
         }
     }
@@ -1644,7 +1661,7 @@ impl Resolver {
 // ---------------------------------------------------------------------------------------------
 
 struct RangeSink<'r> {
-    resolver: &'r Resolver,
+    resolver: &'r Resolver<'r>,
     watched: &'r [&'r str],
     classified: HashSet<String>,
     inputs: Vec<String>,
@@ -1655,7 +1672,7 @@ struct RangeSink<'r> {
 }
 
 impl<'r> RangeSink<'r> {
-    fn new(resolver: &'r Resolver, watched: &'r [&'r str]) -> Self {
+    fn new(resolver: &'r Resolver<'r>, watched: &'r [&'r str]) -> Self {
         RangeSink {
             resolver,
             watched,

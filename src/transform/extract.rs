@@ -195,6 +195,7 @@ struct Carrier<'c> {
     schemas_module: Option<String>,
     /// The layer of a project module when it sits above the driver's (which it cannot import).
     above_driver: &'c dyn Fn(&str) -> Option<String>,
+    module_scope: &'c scope::ModuleScope,
 }
 
 impl<'c> Carrier<'c> {
@@ -304,7 +305,7 @@ impl<'c> Carrier<'c> {
             .position(|s| s.id() == stmt.id())
             .ok_or("internal: statement not at module level")?;
         let range = StatementRange { block: file.tree.root_node(), first, last: first };
-        let flow = scope::analyse_range(&file.tree, file.bytes(), &range, &[]);
+        let flow = scope::analyse_range_in(self.module_scope, file.bytes(), &range, &[]);
         let mut needed: Vec<String> = flow.module_names.iter().filter(|n| *n != name).cloned().collect();
         // Annotations run when the def or class does: the names they read must be bound too.
         for_each_node(stmt, |n| {
@@ -666,6 +667,8 @@ impl<'a, 't> Extraction<'a, 't> {
                 "{here}: the database code is inside a `try` whose `except {kind}` (line {line}) stays in L2; the registry reports the driver's errors as a failed result, which only a broad `except` still sees"
             ));
         }
+        // The module's own bindings, walked once for every range analysed below.
+        let module_scope = scope::module_scope(&file.tree, file.bytes());
         let repair = |resolved: &str, remainder: &str, member: Option<&str>| {
             stale_import_target(call.sources, &call.project.config, resolved, remainder, member)
         };
@@ -688,12 +691,13 @@ impl<'a, 't> Extraction<'a, 't> {
                 .as_deref()
                 .and_then(|p| python::module_name(p, &call.project.config.file.python.import_roots)),
             above_driver: &above_driver,
+            module_scope: &module_scope,
         };
         let mut carried = Carried::default();
         let mut segments = Vec::new();
         let mut floor = 0;
         for piece in split_at_barriers(file, range, &uses, &stays) {
-            let (piece, flow) = grow_over_builders(file, piece, floor, &watched, &stays);
+            let (piece, flow) = grow_over_builders(file, &module_scope, piece, floor, &watched, &stays);
             floor = piece.last + 1;
             let stmts = primitives::statements(piece.block);
             let first = stmts[piece.first];
@@ -1577,6 +1581,7 @@ fn tenant_expression(file: &SourceFile, endpoint: Node, bound: &[String], tenant
 /// It never grows below `floor` (where the previous run ended).
 fn grow_over_builders<'t>(
     file: &SourceFile,
+    module_scope: &scope::ModuleScope,
     mut range: StatementRange<'t>,
     floor: usize,
     watched: &[&str],
@@ -1584,7 +1589,7 @@ fn grow_over_builders<'t>(
 ) -> (StatementRange<'t>, scope::RangeFlow) {
     let stmts = primitives::statements(range.block);
     loop {
-        let flow = scope::analyse_range(&file.tree, file.bytes(), &range, watched);
+        let flow = scope::analyse_range_in(module_scope, file.bytes(), &range, watched);
         let Some(prev) = range.first.checked_sub(1).filter(|i| *i >= floor).map(|i| stmts[i]) else {
             return (range, flow);
         };
