@@ -180,8 +180,24 @@ impl<'c> Guard<'c> {
             })
     }
 
+    /// Whether `import module` / `from module import name` resolves, for a project module (an
+    /// outside module is taken as resolving: only the environment knows).
+    pub fn import_resolves(&self, files: &dyn ProjectFiles, module: &str, name: Option<&str>) -> bool {
+        if !self.is_project_module(files, module) {
+            return true;
+        }
+        let Some(name) = name else { return self.module_exists(files, module) };
+        if self.module_exists(files, &format!("{module}.{name}")) {
+            return true;
+        }
+        self.module_file(files, module).is_some_and(|target| {
+            target.text.contains("import *")
+                || scope::module_bindings(&target.tree, target.bytes()).iter().any(|b| b.name == name)
+        })
+    }
+
     /// Whether the module's first segment is a package or module of this project.
-    fn is_project_module(&self, files: &dyn ProjectFiles, module: &str) -> bool {
+    pub fn is_project_module(&self, files: &dyn ProjectFiles, module: &str) -> bool {
         let top = module.split('.').next().unwrap_or(module);
         self.module_exists(files, top)
     }

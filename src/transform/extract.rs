@@ -195,6 +195,8 @@ struct Carrier<'c> {
     schemas_module: Option<String>,
     /// The layer of a project module when it sits above the driver's (which it cannot import).
     above_driver: &'c dyn Fn(&str) -> Option<String>,
+    /// Whether an import of a project module resolves (the module exists and binds the name).
+    resolves: &'c dyn Fn(&str, Option<&str>) -> bool,
     module_scope: &'c scope::ModuleScope,
 }
 
@@ -212,6 +214,12 @@ impl<'c> Carrier<'c> {
             let line = match &binding.kind {
                 BindingKind::Import { module, imported, level } => {
                     let line = self.import_line(name, module, imported.as_deref(), *level, carried)?;
+                    if !(self.resolves)(&line.module, line.name.as_deref()) {
+                        return Err(format!(
+                            "the moved code reads `{name}` from `{}`, which does not resolve in the project (a router copied from elsewhere that Python never imports?); fix the import first",
+                            line.render()
+                        ));
+                    }
                     let reached = line.name.as_ref().map(|n| format!("{}.{n}", line.module));
                     if let Some(layer) = (self.above_driver)(&line.module)
                         .or_else(|| reached.as_deref().and_then(|m| (self.above_driver)(m)))
@@ -691,6 +699,7 @@ impl<'a, 't> Extraction<'a, 't> {
                 .as_deref()
                 .and_then(|p| python::module_name(p, &call.project.config.file.python.import_roots)),
             above_driver: &above_driver,
+            resolves: &|module: &str, name: Option<&str>| guard.import_resolves(call.sources, module, name),
             module_scope: &module_scope,
         };
         let mut carried = Carried::default();
@@ -964,8 +973,15 @@ impl<'a, 't> Extraction<'a, 't> {
         if self.make_async {
             edits.push(Edit::insert(self.endpoint.start_byte(), "async "));
         }
-        // The clause still ends by raising, so its lines can simply go.
-        edits.extend(self.handler_rollbacks.iter().map(|r| Edit::delete(file.line_range(r.byte_range()))));
+        // The clause still ends by raising, so its lines can simply go; one inside a run that
+        // moves goes with it (the driver drops a rollback that re-raises).
+        let moved: Vec<std::ops::Range<usize>> = (0..self.segments.len()).map(|i| self.range_lines(i)).collect();
+        edits.extend(
+            self.handler_rollbacks
+                .iter()
+                .filter(|r| !moved.iter().any(|m| m.start <= r.start_byte() && r.end_byte() <= m.end))
+                .map(|r| Edit::delete(file.line_range(r.byte_range()))),
+        );
         // Classes that moved below L2 are imported from there: still one class, used as before.
         for (_, range) in &self.carried.moved_classes {
             let stmt = statement_at(file, range.clone()).ok_or("internal: a moved class is not a statement")?;
