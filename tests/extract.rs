@@ -974,3 +974,31 @@ fn a_session_helper_moves_with_the_endpoints_that_call_it() {
     let (_, stdout, _) = run(dir.path(), &["check", "--format", "json", "--select", "l2-db-execute"]);
     assert_eq!(json(&stdout)["summary"]["violations"], 0, "{stdout}");
 }
+
+const LOCAL_IMPORT: &str = r#"from fastapi import APIRouter, Depends
+
+from app.db import get_db
+
+router = APIRouter()
+
+
+@router.get("/count")
+def count(tenant_id: str, db=Depends(get_db)):
+    from sqlalchemy import text
+
+    limit = 10
+    note = f"up to {limit}"
+    rows = db.execute(text("SELECT id FROM items WHERE tenant_id = :t"), {"t": tenant_id}).fetchall()
+    return {"n": len(rows), "note": note}
+"#;
+
+/// Regression seen on a real backend: a function-local import (`from sqlalchemy import text`)
+/// was passed to the registry as a parameter. The driver imports it itself.
+#[test]
+fn a_function_local_import_is_imported_by_the_driver_not_passed_to_it() {
+    let dir = project(LOCAL_IMPORT);
+    let (diff, _) = dry_run(dir.path());
+    assert!(diff.contains("+            params={\"method\": \"count\", \"tenant_id\": tenant_id},"), "{diff}");
+    assert!(diff.contains("+from sqlalchemy import text"), "{diff}");
+    assert!(diff.contains("+def count(db, *, tenant_id):"), "{diff}");
+}

@@ -504,7 +504,19 @@ fn wrap_line(line: &str, max: usize) -> Vec<String> {
         return vec![line.to_string()];
     }
     let Some((open, close, items)) = last_top_level_pair(line) else { return vec![line.to_string()] };
-    if items.len() < 2 && items.iter().all(|i| i.trim().is_empty()) {
+    // Only argument lists and displays take one item a line with a trailing comma: in a
+    // parenthesised expression or a subscript the comma would make a tuple, and a comprehension
+    // cannot take one at all.
+    let before = line[..open].trim_end();
+    let follows_value = before.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ')' || c == ']');
+    let bracket = line.as_bytes()[open];
+    let wrappable = match bracket {
+        b'(' => follows_value,
+        b'[' => !follows_value,
+        _ => true,
+    };
+    let comprehension = items.iter().any(|i| format!(" {i} ").contains(" for ")) && items.len() == 1;
+    if !wrappable || comprehension || items.iter().all(|i| i.trim().is_empty()) {
         return vec![line.to_string()];
     }
     let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
@@ -606,6 +618,13 @@ mod tests {
         let dict = "    params={\"method\": \"a, b\", \"x\": x},";
         assert_eq!(wrap_long_lines(dict, 20), "    params={\n        \"method\": \"a, b\",\n        \"x\": x,\n    },");
         assert_eq!(wrap_long_lines("short(a, b)", 88), "short(a, b)");
+        // No trailing comma where it would change or break the code.
+        let comprehension = "    out = [ItemOut(id=r.id, name=r.name) for r in rows]";
+        assert_eq!(wrap_long_lines(comprehension, 20), comprehension);
+        let subscript = "    value = mapping[some_long_key_name_here]";
+        assert_eq!(wrap_long_lines(subscript, 20), subscript);
+        let grouping = "    total = (first_long_operand + second_long_operand)";
+        assert_eq!(wrap_long_lines(grouping, 20), grouping);
         assert_eq!(
             wrap_long_lines("x = \"no brackets at all, just a long string\"", 10),
             "x = \"no brackets at all, just a long string\""

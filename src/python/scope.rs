@@ -142,6 +142,14 @@ pub fn analyse_range_in(module: &ModuleScope, source: &[u8], range: &StatementRa
     }
 }
 
+/// The bindings one import statement makes, as [`module_bindings`] records them.
+pub fn module_bindings_of_statement(source: &[u8], stmt: Node<'_>) -> Vec<ModuleBinding> {
+    let mut sink = ModuleSink::default();
+    let mut state = State::default();
+    Walker::new(source, &mut sink, Mode::Collect).stmts(&[stmt], &mut state);
+    sink.out
+}
+
 /// Names bound at the top level of a module (including inside module-level `if`/`try`/`with`/
 /// `for` blocks), in source order, one entry per binding. Annotated names without a value
 /// (`x: int`) are included as assignments since they declare the name; `except ... as e`

@@ -563,6 +563,9 @@ struct Segment<'t> {
     range: StatementRange<'t>,
     inputs: Vec<String>,
     outputs: Vec<String>,
+    /// Outputs that hold a result straight from `session.execute(...)`: the driver returns them
+    /// materialised (`.freeze()()`), since the handler may commit and release the cursor.
+    live_results: Vec<String>,
     is_async: bool,
     session_async: bool,
     writes: bool,
@@ -767,12 +770,24 @@ impl<'a, 't> Extraction<'a, 't> {
                 transaction_edits(file, &stmts[piece.first..=piece.last], &session, &here)?;
             carrier.carry(&flow.module_names, &mut carried, false)?;
             let bound = bound_before(file, endpoint, first);
+            // A name the endpoint imports in its body is imported by the driver, not passed to it.
+            let mut inputs = Vec::new();
+            for name in with_prior_values(&bound, flow.inputs, &flow.outputs).into_iter().filter(|n| n != &session) {
+                match local_import(file, endpoint, &name) {
+                    Some((module, imported, level)) => {
+                        let line = carrier.import_line(&name, &module, imported.as_deref(), level, &mut carried)?;
+                        if !carried.driver.imports.contains(&line) {
+                            carried.driver.imports.push(line);
+                        }
+                    }
+                    None => inputs.push(name),
+                }
+            }
+            let live_results = live_results(file, &stmts[piece.first..=piece.last], &session, &flow.outputs);
             segments.push(Segment {
                 range: piece,
-                inputs: with_prior_values(&bound, flow.inputs, &flow.outputs)
-                    .into_iter()
-                    .filter(|n| n != &session)
-                    .collect(),
+                inputs,
+                live_results,
                 outputs: flow.outputs,
                 is_async,
                 session_async,
@@ -916,6 +931,7 @@ impl<'a, 't> Extraction<'a, 't> {
             ("params", Value::from_serialize(&params)),
             ("inputs", Value::from_serialize(&segment.inputs)),
             ("outputs", Value::from_serialize(&segment.outputs)),
+            ("live_results", Value::from_serialize(&segment.live_results)),
             ("is_async", Value::from(segment.is_async)),
             ("driver_async", Value::from(segment.is_async)),
             ("session_async", Value::from(segment.session_async)),
@@ -1667,6 +1683,69 @@ fn is_builder(file: &SourceFile, stmt: Node, consumed: &[String], is_http: &dyn 
         });
     }
     ok && !bound.is_empty() && bound.iter().all(|b| consumed.contains(b))
+}
+
+/// The only binding of `name` in the endpoint, when it is an import statement in its body:
+/// `(module, imported name, level)` as a module-level binding would record it.
+fn local_import(file: &SourceFile, endpoint: Node, name: &str) -> Option<(String, Option<String>, usize)> {
+    let body = endpoint.child_by_field_name("body")?;
+    let mut found = None;
+    let mut bindings = 0;
+    for_each_node(body, |n| match n.kind() {
+        "import_from_statement" | "import_statement" => {
+            for binding in scope::module_bindings_of_statement(file.bytes(), n) {
+                if binding.name == name {
+                    bindings += 1;
+                    if let BindingKind::Import { module, imported, level } = binding.kind {
+                        found = Some((module, imported, level));
+                    }
+                }
+            }
+        }
+        "identifier" if file.node_text(n) == name => {
+            let assigned = n.parent().is_some_and(|p| {
+                matches!(p.kind(), "assignment" | "augmented_assignment" | "for_statement" | "as_pattern_target")
+                    && p.child_by_field_name("left").is_some_and(|l| l.id() == n.id())
+            });
+            if assigned {
+                bindings += 1;
+            }
+        }
+        _ => {}
+    });
+    found.filter(|_| bindings == 1)
+}
+
+/// Outputs assigned straight from `session.execute(...)` (awaited or not) in the run.
+fn live_results(file: &SourceFile, stmts: &[Node], session: &str, outputs: &[String]) -> Vec<String> {
+    let mut live = Vec::new();
+    for stmt in stmts {
+        let Some(assignment) =
+            stmt.named_child(0).filter(|a| stmt.kind() == "expression_statement" && a.kind() == "assignment")
+        else {
+            continue;
+        };
+        let (Some(left), Some(right)) =
+            (assignment.child_by_field_name("left"), assignment.child_by_field_name("right"))
+        else {
+            continue;
+        };
+        let call = if right.kind() == "await" { right.named_child(0) } else { Some(right) };
+        let executes =
+            call.filter(|c| c.kind() == "call").and_then(|c| c.child_by_field_name("function")).is_some_and(|f| {
+                f.kind() == "attribute"
+                    && f.child_by_field_name("object").is_some_and(|o| file.node_text(o) == session)
+                    && f.child_by_field_name("attribute").is_some_and(|a| file.node_text(a) == "execute")
+            });
+        let name = file.node_text(left).to_string();
+        if left.kind() == "identifier" && outputs.contains(&name) {
+            live.retain(|n| n != &name);
+            if executes {
+                live.push(name);
+            }
+        }
+    }
+    live
 }
 
 /// Inputs plus every output the endpoint certainly had a value for before the range: where the
