@@ -1587,10 +1587,15 @@ fn split_at_barriers<'t>(
     out
 }
 
-/// The tenant a dispatch passes: a tenant name bound before the run, or that attribute of a name
-/// bound before it (`auth.tenant_id`); `None` when there is neither.
+/// The tenant a dispatch passes: a tenant name bound before the run (or one with a prefix, like
+/// `x_tenant_id`), or that attribute of a name bound before it (`auth.tenant_id`); `None` when
+/// there is none.
 fn tenant_expression(file: &SourceFile, endpoint: Node, bound: &[String], tenant_names: &[String]) -> String {
     if let Some(name) = tenant_names.iter().find(|t| bound.contains(t)) {
+        return name.clone();
+    }
+    // A prefixed parameter (`x_tenant_id` from a header) names the same thing.
+    if let Some(name) = bound.iter().find(|b| tenant_names.iter().any(|t| b.ends_with(&format!("_{t}")))) {
         return name.clone();
     }
     let mut found = None;
