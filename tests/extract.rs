@@ -1002,3 +1002,27 @@ fn a_function_local_import_is_imported_by_the_driver_not_passed_to_it() {
     assert!(diff.contains("+from sqlalchemy import text"), "{diff}");
     assert!(diff.contains("+def count(db, *, tenant_id):"), "{diff}");
 }
+
+const APP_ROUTE: &str = r#"from fastapi import Depends, FastAPI
+from sqlalchemy import select
+
+from app.db import get_db
+from app.models import Item
+
+app = FastAPI()
+
+
+@app.get("/items")
+def list_items(db=Depends(get_db)):
+    rows = db.execute(select(Item)).scalars().all()
+    return [r.name for r in rows]
+"#;
+
+/// An endpoint declared on the FastAPI application (`@app.get`) is an endpoint like a router's.
+#[test]
+fn an_endpoint_on_the_fastapi_app_is_extracted_too() {
+    let dir = project(APP_ROUTE);
+    let (diff, summary) = dry_run(dir.path());
+    assert!(summary.contains("Would fix 1 violation"), "{summary}\n{diff}");
+    assert!(diff.contains("+async def list_items(db=Depends(get_db)):"), "{diff}");
+}

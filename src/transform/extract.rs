@@ -34,7 +34,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 
 pub const PARAMS: &[&str] = &["endpoint_decorator", "http_names", "tenant_names"];
 
-const DEFAULT_DECORATOR: &str = r"^\w*router\w*\.(get|post|put|patch|delete|head|options|api_route)$";
+/// A route on an `APIRouter` (any name with `router` in it) or on the FastAPI application (`app`).
+const DEFAULT_DECORATOR: &str = r"^(\w*router\w*|app)\.(get|post|put|patch|delete|head|options|api_route)$";
 const DEFAULT_HTTP_NAMES: &[&str] = &[
     "HTTPException",
     "Request",
