@@ -314,17 +314,7 @@ fn sample_app_migrates_and_its_suite_still_passes() {
     let app = dir.path().join("app");
     copy_dir(&sample_app(), &app);
     git_commit_all(&app);
-    let pytest = |when: &str| {
-        let out = std::process::Command::new(python())
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-            .current_dir(app.join("backend"))
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "pytest {when} the migration failed:\n{text}");
-        assert!(text.contains(" passed"), "{text}");
-    };
+    let pytest = |when: &str| assert_suite_passes(&app, when);
     pytest("before");
 
     let (code, stdout, stderr) = run(&app, &["fix", "--json", "--color", "never"]);
@@ -465,6 +455,19 @@ fn a_driver_that_binds_an_imported_name_differently_is_not_extended() {
     assert!(tree_bytes(dir.path()) == before, "nothing may change: {stdout}");
 }
 
+/// The sample app's own pytest suite passes (`when`: before or after the migration).
+fn assert_suite_passes(app: &Path, when: &str) {
+    let out = std::process::Command::new(python())
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .current_dir(app.join("backend"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "pytest {when} the migration failed:\n{text}");
+    assert!(text.contains(" passed"), "{text}");
+}
+
 /// The independent audit (tests/audit_migration.py, Python's own `ast`) of the given files of `root`.
 fn audit(root: &Path, files: &[String]) -> BTreeSet<String> {
     let out = std::process::Command::new(python())
@@ -499,17 +502,7 @@ fn shapes_app_suite_passes_before_and_after_fix_and_the_audit_finds_nothing_new(
     let app = tmp.path().join("app");
     copy_dir(&repo_root().join("examples/shapes_app"), &app);
     git_commit_all(&app);
-    let pytest = |when: &str| {
-        let out = std::process::Command::new(python())
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-            .current_dir(app.join("backend"))
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "pytest {when} the migration failed:\n{text}");
-        assert!(text.contains(" passed"), "{text}");
-    };
+    let pytest = |when: &str| assert_suite_passes(&app, when);
     pytest("before");
     let before = tree_bytes(&app);
     let (code, stdout, stderr) = run(&app, &["fix", "--json", "--color", "never"]);
@@ -746,7 +739,7 @@ def list_entries(db=Depends(get_db)):
 
 /// A router copied from elsewhere keeps relative imports that do not resolve where it now is
 /// (Python never imports it). When exactly one project module has that path, the driver imports
-/// it and the follow-up says so; when none has (see above), the fix is dropped.
+/// it and the follow-up says so; when none has (see above), the site stays manual.
 #[test]
 fn a_stale_relative_import_is_carried_only_to_the_one_module_it_can_mean() {
     let dir = project(COPIED_ROUTER);
