@@ -124,7 +124,7 @@ fn sync_write_keeps_sync_session_flushes_and_moves_the_transaction_to_the_handle
     assert!(diff.contains("+            ctx.session.rollback()\n+            raise"), "{diff}");
     assert!(diff.contains("-        db.rollback()\n"), "{diff}");
     // Fresh names: the endpoint already uses `result` and `op_result`.
-    assert!(diff.contains("+        op_result_2 = await get_operation_registry().execute("), "{diff}");
+    assert!(diff.contains("+    op_result_2 = await get_operation_registry().execute("), "{diff}");
     // Imports come from where the moved code got them; relative imports become absolute.
     assert!(diff.contains("+from sqlmodel import select"), "{diff}");
     assert!(diff.contains("+from app.hoc.models import Item"), "{diff}");

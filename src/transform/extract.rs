@@ -1029,6 +1029,13 @@ impl<'a, 't> Extraction<'a, 't> {
             &apply(&rewritten.text, &primitives::private_functions_made_unused(file, &rewritten))?,
         )?;
         let pruned = apply(&without_helpers.text, &primitives::imports_made_unused(file, &without_helpers))?;
+        // A `try` whose only handler now re-raises (its rollback became the handler's) is a no-op:
+        // unwrap it, unless the file already had such a `try` of its own to keep.
+        let pruned = if primitives::unwrap_reraising_try(&file.text) == file.text {
+            primitives::unwrap_reraising_try(&pruned)
+        } else {
+            pruned
+        };
         Ok(minimal_edit(&file.rel_path, Some(&file.text), pruned))
     }
 
