@@ -1019,3 +1019,36 @@ fn an_endpoint_on_the_fastapi_app_is_extracted_too() {
     assert!(summary.contains("Would fix 1 violation"), "{summary}\n{diff}");
     assert!(diff.contains("+async def list_items(db=Depends(get_db)):"), "{diff}");
 }
+
+const NESTED_GUARD: &str = r#"from fastapi import APIRouter, Depends, HTTPException
+from sqlalchemy import select
+
+from app.db import get_db
+from app.models import Item
+
+router = APIRouter()
+
+
+@router.post("/items/{item_id}/approve")
+async def approve(item_id: int, db=Depends(get_db)):
+    item = (await db.execute(select(Item).where(Item.id == item_id))).scalar_one_or_none()
+    if item.expired:
+        item.status = "expired"
+        await db.commit()
+        raise HTTPException(status_code=400, detail="expired")
+    item.status = "approved"
+    await db.commit()
+    return {"status": item.status}
+"#;
+
+/// A guard clause nested in an `if` that also writes keeps its `raise` in L2: the database code
+/// inside it becomes a dispatch of its own, like the code around it.
+#[test]
+fn a_guard_clause_nested_in_a_branch_that_writes_stays_in_l2() {
+    let dir = project(NESTED_GUARD);
+    let (diff, summary) = dry_run(dir.path());
+    assert!(summary.contains("Would fix 3 violations"), "{summary}\n{diff}");
+    assert!(diff.contains("(3 parts)") || diff.matches("get_operation_registry().execute(").count() == 3, "{diff}");
+    assert!(!diff.contains("-        raise HTTPException(status_code=400"), "the guard stays in L2: {diff}");
+    assert!(diff.contains("+        op_result = await get_operation_registry().execute("), "{diff}");
+}

@@ -2,7 +2,7 @@
 //! the L4 handler method and its registration, and rewrites the endpoint to dispatch through the
 //! registry — four files, one change set.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use minijinja::Value;
 use regex::Regex;
@@ -674,11 +674,7 @@ impl<'a, 't> Extraction<'a, 't> {
         // An L2 class (a response model) stays in L2 with the statements that use it.
         let stays =
             |name: &str| is_http(name) || bindings.iter().any(|b| b.name == name && b.kind == BindingKind::Class);
-        if let Some((line, kind)) = narrow_l2_handler(range.block, endpoint, file, &http_imports) {
-            return Err(format!(
-                "{here}: the database code is inside a `try` whose `except {kind}` (line {line}) stays in L2; the registry reports the driver's errors as a failed result, which only a broad `except` still sees"
-            ));
-        }
+
         // The module's own bindings, walked once for every range analysed below.
         let module_scope = scope::module_scope(&file.tree, file.bytes());
         let repair = |resolved: &str, remainder: &str, member: Option<&str>| {
@@ -708,10 +704,17 @@ impl<'a, 't> Extraction<'a, 't> {
         };
         let mut carried = Carried::default();
         let mut segments = Vec::new();
-        let mut floor = 0;
+        // Runs in one block grow backwards only down to where the previous run there ended.
+        let mut floors: HashMap<usize, usize> = HashMap::new();
         for piece in split_at_barriers(file, range, &uses, &stays) {
+            if let Some((line, kind)) = narrow_l2_handler(piece.block, endpoint, file, &http_imports) {
+                return Err(format!(
+                    "{here}: the database code is inside a `try` whose `except {kind}` (line {line}) stays in L2; the registry reports the driver's errors as a failed result, which only a broad `except` still sees"
+                ));
+            }
+            let floor = floors.get(&piece.block.id()).copied().unwrap_or(0);
             let (piece, flow) = grow_over_builders(file, &module_scope, piece, floor, &watched, &stays);
-            floor = piece.last + 1;
+            floors.insert(piece.block.id(), piece.last + 1);
             let stmts = primitives::statements(piece.block);
             let first = stmts[piece.first];
             let mut is_async = false;
@@ -1558,7 +1561,9 @@ fn shift(edits: &[Edit], offset: usize) -> Vec<Edit> {
 /// The runs of `range` that move, each from a statement that uses the session to one that does.
 /// A statement without the session that must stay in L2 (it names an HTTP object or an L2
 /// class, or returns, raises, yields or leaves a loop) ends one run; the next run starts at the
-/// next statement with the session. Each run becomes its own dispatch, on the same session.
+/// next statement with the session. A compound statement (`if`, `with`, a loop, a `try` body)
+/// that has both is split the same way inside each of its blocks, so a guard clause nested in it
+/// stays in L2 too. Each run becomes its own dispatch, on the same session.
 fn split_at_barriers<'t>(
     file: &SourceFile,
     range: StatementRange<'t>,
@@ -1581,9 +1586,28 @@ fn split_at_barriers<'t>(
     let mut out = Vec::new();
     let mut open: Option<(usize, usize)> = None;
     for (i, stmt) in stmts.iter().enumerate().take(range.last + 1).skip(range.first) {
-        if uses_session(*stmt) {
+        let (with_session, must_stay) = (uses_session(*stmt), stays_in_l2(*stmt));
+        // Split inside only when every use of the session is inside its blocks (none in a loop's
+        // iterable, a condition or a `with` item, which would stay behind).
+        let blocks = if with_session && must_stay { child_blocks(*stmt) } else { Vec::new() };
+        let inside = |u: &Node| blocks.iter().any(|b| b.start_byte() <= u.start_byte() && u.end_byte() <= b.end_byte());
+        let in_stmt = |u: &Node| stmt.start_byte() <= u.start_byte() && u.end_byte() <= stmt.end_byte();
+        let blocks = if uses.iter().filter(|u| in_stmt(u)).all(inside) { blocks } else { Vec::new() };
+        if !blocks.is_empty() {
+            if let Some((first, last)) = open.take() {
+                out.push(StatementRange { block: range.block, first, last });
+            }
+            for block in blocks {
+                let inner = primitives::statements(block);
+                let first = inner.iter().position(|s| uses_session(*s));
+                let last = inner.iter().rposition(|s| uses_session(*s));
+                if let (Some(first), Some(last)) = (first, last) {
+                    out.extend(split_at_barriers(file, StatementRange { block, first, last }, uses, stays));
+                }
+            }
+        } else if with_session {
             open = Some((open.map_or(i, |(first, _)| first), i));
-        } else if stays_in_l2(*stmt) {
+        } else if must_stay {
             if let Some((first, last)) = open.take() {
                 out.push(StatementRange { block: range.block, first, last });
             }
@@ -1593,6 +1617,32 @@ fn split_at_barriers<'t>(
         out.push(StatementRange { block: range.block, first, last });
     }
     out
+}
+
+/// The blocks of a compound statement that run as part of it: an `if`'s branches, a `with`'s or
+/// loop's body (and a loop's `else`), a `try`'s body (its handlers stay in L2).
+fn child_blocks(stmt: Node) -> Vec<Node> {
+    let mut blocks = Vec::new();
+    match stmt.kind() {
+        "if_statement" => {
+            blocks.extend(stmt.child_by_field_name("consequence"));
+            let mut cursor = stmt.walk();
+            for alternative in stmt.children_by_field_name("alternative", &mut cursor) {
+                let block = match alternative.kind() {
+                    "elif_clause" => alternative.child_by_field_name("consequence"),
+                    _ => alternative.child_by_field_name("body"),
+                };
+                blocks.extend(block);
+            }
+        }
+        "with_statement" | "for_statement" | "while_statement" => {
+            blocks.extend(stmt.child_by_field_name("body"));
+            blocks.extend(stmt.child_by_field_name("alternative").and_then(|a| a.child_by_field_name("body")));
+        }
+        "try_statement" => blocks.extend(stmt.child_by_field_name("body")),
+        _ => {}
+    }
+    blocks
 }
 
 /// The tenant a dispatch passes: a tenant name bound before the run (or one with a prefix, like
