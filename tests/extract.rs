@@ -1052,3 +1052,42 @@ fn a_guard_clause_nested_in_a_branch_that_writes_stays_in_l2() {
     assert!(!diff.contains("-        raise HTTPException(status_code=400"), "the guard stays in L2: {diff}");
     assert!(diff.contains("+        op_result = await get_operation_registry().execute("), "{diff}");
 }
+
+const CALLS_ENDPOINT: &str = r#"from fastapi import APIRouter, Depends, HTTPException
+from sqlalchemy import select
+
+from app.db import get_db
+from app.models import Item
+
+router = APIRouter()
+
+
+@router.get("/items/{item_id}")
+async def get_item(item_id: int, db=Depends(get_db)):
+    item = (await db.execute(select(Item).where(Item.id == item_id))).scalar_one_or_none()
+    if item is None:
+        raise HTTPException(status_code=404)
+    return {"id": item.id}
+
+
+@router.post("/items/{item_id}/touch")
+async def touch(item_id: int, db=Depends(get_db)):
+    await db.execute(select(Item).where(Item.id == item_id))
+    await db.commit()
+    return await get_item(item_id, db)
+"#;
+
+/// An endpoint that returns what another endpoint of its module answers, passing its session,
+/// keeps that call in L2: the other endpoint is migrated on its own.
+#[test]
+fn a_call_of_another_endpoint_with_the_session_stays_in_l2() {
+    let dir = project(CALLS_ENDPOINT);
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--json", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(json(&stdout)["manual"].as_array().unwrap().is_empty(), "{stdout}");
+    let l2 = read(dir.path(), "backend/app/hoc/api/cus/shop/items.py");
+    assert!(l2.contains("    return await get_item(item_id, db)\n"), "{l2}");
+    assert_eq!(l2.matches("get_operation_registry().execute(").count(), 2, "{l2}");
+    let driver = read(dir.path(), "backend/app/hoc/cus/shop/L6_drivers/items_driver.py");
+    assert!(!driver.contains("get_item(item_id"), "{driver}");
+}

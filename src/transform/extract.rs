@@ -642,11 +642,29 @@ impl<'a, 't> Extraction<'a, 't> {
         // rollback once that code is dispatched: it goes, and does not widen what moves.
         let handler_rollbacks: Vec<Node> =
             all_uses.iter().filter_map(|u| rollback_in_raising_handler(file, *u, &all_uses)).collect();
+        // Another endpoint of this module that the endpoint calls with its session is migrated on
+        // its own: the call stays in L2 as it is.
+        let other_endpoints: Vec<String> = primitives::statements(file.tree.root_node())
+            .into_iter()
+            .filter_map(
+                |s| if s.kind() == "decorated_definition" { s.child_by_field_name("definition") } else { Some(s) },
+            )
+            .filter(|f| f.kind() == "function_definition" && f.id() != endpoint.id())
+            .filter(|f| is_endpoint(file, *f, &params.decorator))
+            .filter_map(|f| f.child_by_field_name("name").map(|n| file.node_text(n).to_string()))
+            .collect();
+        let passed_to_endpoint = |u: &Node| {
+            let argument = u.parent().filter(|p| p.kind() == "keyword_argument").unwrap_or(*u);
+            let call = argument.parent().filter(|a| a.kind() == "argument_list").and_then(|a| a.parent());
+            call.and_then(|c| c.child_by_field_name("function"))
+                .is_some_and(|f| f.kind() == "identifier" && other_endpoints.iter().any(|e| e == file.node_text(f)))
+        };
         let uses: Vec<Node> = all_uses
             .iter()
             .copied()
             .filter(|u| {
                 !handler_rollbacks.iter().any(|s| s.start_byte() <= u.start_byte() && u.end_byte() <= s.end_byte())
+                    && !passed_to_endpoint(u)
             })
             .collect();
         let range = extraction_range(endpoint, &uses)
@@ -672,8 +690,11 @@ impl<'a, 't> Extraction<'a, 't> {
         let is_http = |name: &str| http_imports.iter().any(|h| h == name) || http_params.iter().any(|p| p == name);
         let bindings = call.sources.module_bindings(file);
         // An L2 class (a response model) stays in L2 with the statements that use it.
-        let stays =
-            |name: &str| is_http(name) || bindings.iter().any(|b| b.name == name && b.kind == BindingKind::Class);
+        let stays = |name: &str| {
+            is_http(name)
+                || other_endpoints.iter().any(|e| e == name)
+                || bindings.iter().any(|b| b.name == name && b.kind == BindingKind::Class)
+        };
 
         // The module's own bindings, walked once for every range analysed below.
         let module_scope = scope::module_scope(&file.tree, file.bytes());
