@@ -76,6 +76,15 @@ pub struct RegistryConfig {
     pub handlers_dir: String,
     pub handlers_package: String,
     pub register_all: String,
+    /// The `error_code` a failed result carries for a handler's exception of type `{{ exception }}`.
+    /// With it, a narrow `except ValueError` around moved code still sees a builtin exception of
+    /// that type (re-raised with the same message); empty: such code stays manual.
+    #[serde(default = "default_error_code")]
+    pub error_code: String,
+}
+
+fn default_error_code() -> String {
+    "HANDLER_EXCEPTION:{{ exception }}".into()
 }
 
 /// Naming templates for generated files and operations (minijinja over layer captures).

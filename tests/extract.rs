@@ -180,7 +180,7 @@ fn an_existing_handler_module_and_class_are_extended_not_duplicated() {
 const MANUAL_SHAPES: &str = r#"from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import select
 
-from app.db import get_db, open_session
+from app.db import LookupFailed, get_db, open_session
 from app.models import Item
 
 router = APIRouter()
@@ -253,7 +253,7 @@ async def reads_request(request: Request, db=Depends(get_db)):
 async def guarded(db=Depends(get_db)):
     try:
         rows = (await db.execute(select(Item))).all()
-    except ValueError:
+    except LookupFailed:
         raise HTTPException(status_code=400)
     return {"rows": rows}
 
@@ -285,7 +285,7 @@ fn unsafe_shapes_are_reported_manual_with_reasons_and_left_untouched() {
         ("rebinds", "the session `db` is rebound"),
         ("swallows", "does not re-raise"),
         ("reads_request", "`request` at line"),
-        ("guarded", "whose `except ValueError` (line 77) stays in L2"),
+        ("guarded", "whose `except LookupFailed` (line 77) stays in L2"),
         ("helper", "is not a router endpoint"),
     ];
     for (endpoint, reason) in expect {
@@ -1090,4 +1090,43 @@ fn a_call_of_another_endpoint_with_the_session_stays_in_l2() {
     assert_eq!(l2.matches("get_operation_registry().execute(").count(), 2, "{l2}");
     let driver = read(dir.path(), "backend/app/hoc/cus/shop/L6_drivers/items_driver.py");
     assert!(!driver.contains("get_item(item_id"), "{driver}");
+}
+
+const BUILTIN_EXCEPT: &str = r#"from fastapi import APIRouter, Depends, HTTPException
+from sqlalchemy import select
+
+from app.db import get_db
+from app.models import Item
+
+router = APIRouter()
+
+
+@router.post("/items/{item_id}/review")
+async def review(item_id: int, db=Depends(get_db)):
+    try:
+        item = (await db.execute(select(Item).where(Item.id == item_id))).scalar_one()
+        item.reviewed = True
+        await db.commit()
+    except ValueError as e:
+        raise HTTPException(status_code=400, detail=str(e))
+    return {"id": item_id}
+"#;
+
+/// A narrow `except` of a builtin exception type around the moved code still sees it: the
+/// registry's error code names the type, and the failure re-raises it with the same message.
+#[test]
+fn a_narrow_except_of_a_builtin_exception_still_sees_it_through_the_error_code() {
+    let dir = project(BUILTIN_EXCEPT);
+    let (diff, summary) = dry_run(dir.path());
+    assert!(summary.contains("Would fix 2 violations"), "{summary}\n{diff}");
+    assert!(
+        diff.contains(
+            "+        if not op_result.success:\n+            if op_result.error_code == \"HANDLER_EXCEPTION:ValueError\":\n+                raise ValueError(op_result.error)\n+            raise RuntimeError(op_result.error)\n"
+        ),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("     except ValueError as e:\n         raise HTTPException(status_code=400, detail=str(e))"),
+        "{diff}"
+    );
 }

@@ -247,6 +247,13 @@ fn has_star_import(root: Node<'_>) -> bool {
     })
 }
 
+/// Whether `name` is one of Python's builtin exception classes (constructible from a message).
+pub fn is_builtin_exception(name: &str) -> bool {
+    BUILTINS.contains(&name)
+        && name.chars().next().is_some_and(char::is_uppercase)
+        && !matches!(name, "True" | "False" | "None" | "Ellipsis" | "NotImplemented")
+}
+
 /// Python's builtins and the names every module has, which need no binding.
 const BUILTINS: &[&str] = &[
     "ArithmeticError",

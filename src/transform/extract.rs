@@ -562,6 +562,9 @@ fn import_edits(file: &SourceFile, lines: &[ImportLine]) -> Vec<Edit> {
 /// One run of the endpoint's statements that moves into one driver function.
 struct Segment<'t> {
     range: StatementRange<'t>,
+    /// Builtin exception types that an L2 `except` around the run catches: a failure whose
+    /// error code names one re-raises it, with the same message.
+    reraise: Vec<String>,
     inputs: Vec<String>,
     outputs: Vec<String>,
     /// Outputs that hold a result straight from `session.execute(...)`: the driver returns them
@@ -728,11 +731,12 @@ impl<'a, 't> Extraction<'a, 't> {
         // Runs in one block grow backwards only down to where the previous run there ended.
         let mut floors: HashMap<usize, usize> = HashMap::new();
         for piece in split_at_barriers(file, range, &uses, &stays) {
-            if let Some((line, kind)) = narrow_l2_handler(piece.block, endpoint, file, &http_imports) {
-                return Err(format!(
-                    "{here}: the database code is inside a `try` whose `except {kind}` (line {line}) stays in L2; the registry reports the driver's errors as a failed result, which only a broad `except` still sees"
-                ));
-            }
+            let error_codes = !call.project.config.file.registry.error_code.trim().is_empty();
+            let reraise = l2_handlers(piece.block, endpoint, file, &http_imports, error_codes).map_err(|(line, kind)| {
+                format!(
+                    "{here}: the database code is inside a `try` whose `except {kind}` (line {line}) stays in L2; the registry reports the driver's errors as a failed result, which only a broad `except` (or one of builtin exceptions, through the error code) still sees"
+                )
+            })?;
             let floor = floors.get(&piece.block.id()).copied().unwrap_or(0);
             let (piece, flow) = grow_over_builders(file, &module_scope, piece, floor, &watched, &stays);
             floors.insert(piece.block.id(), piece.last + 1);
@@ -811,6 +815,7 @@ impl<'a, 't> Extraction<'a, 't> {
             let live_results = live_results(file, &stmts[piece.first..=piece.last], &session, &flow.outputs);
             segments.push(Segment {
                 range: piece,
+                reraise,
                 inputs,
                 live_results,
                 outputs: flow.outputs,
@@ -944,6 +949,21 @@ impl<'a, 't> Extraction<'a, 't> {
 
     /// The template variables of one run: its function, handler method, parameters and flow.
     fn enter_segment(&mut self, index: usize) {
+        // Each builtin exception type with the error code the registry gives it.
+        let reraise: Vec<(String, String)> = self.segments[index]
+            .reraise
+            .iter()
+            .map(|t| {
+                let context = minijinja::context! { exception => t };
+                let code = self
+                    .call
+                    .project
+                    .templates
+                    .render_str(&self.call.project.config.file.registry.error_code, &context)
+                    .unwrap_or_default();
+                (t.clone(), code)
+            })
+            .collect();
         let segment = &self.segments[index];
         let mut params: Vec<(String, String)> =
             vec![("method".into(), crate::templates::python_string(&segment.handler_method[1..]))];
@@ -962,6 +982,7 @@ impl<'a, 't> Extraction<'a, 't> {
             ("session_async", Value::from(segment.session_async)),
             ("writes", Value::from(segment.writes)),
             ("returns", Value::from(segment.returns)),
+            ("reraise", Value::from_serialize(&reraise)),
         ];
         for (name, value) in values {
             self.vars.insert(name.to_string(), value);
@@ -1000,7 +1021,8 @@ impl<'a, 't> Extraction<'a, 't> {
         for index in 0..self.segments.len() {
             self.enter_segment(index);
             on_failure = self.render("on_failure.py.j2")?;
-            self.set("on_failure", on_failure.trim());
+            // The call site puts it under `if not ...success:`; its later lines indent with it.
+            self.set("on_failure", on_failure.trim().replace('\n', "\n    "));
             let indent = self.range_indent(index);
             let call_site = primitives::wrap_long_lines(
                 &self.render("call_site.py.j2")?,
@@ -1911,15 +1933,25 @@ fn declared_outside(file: &SourceFile, endpoint: Node, range: &[Node]) -> Option
     found
 }
 
-/// The first `except` of a `try` around `block` (inside the endpoint) that would not see the
-/// driver's error any more, with its line and type. A failed dispatch raises a plain exception
-/// carrying the same message, so bare, `Exception` and `BaseException` handlers behave as before,
-/// and handlers of HTTP exceptions never saw database errors anyway.
-fn narrow_l2_handler(block: Node, endpoint: Node, file: &SourceFile, http_names: &[String]) -> Option<(usize, String)> {
+/// The `except` clauses of the `try`s around `block` (inside the endpoint) and what they mean
+/// once the code is dispatched. A failed dispatch raises a plain exception carrying the same
+/// message, so bare, `Exception` and `BaseException` handlers behave as before, and handlers of
+/// HTTP exceptions never saw database errors anyway. A handler of builtin exception types
+/// (`except ValueError`) still sees one when the registry's error code names it: those types
+/// are returned, to be re-raised. Any other handler is the first one that would not see the
+/// driver's error any more: `Err((line, type))`.
+fn l2_handlers(
+    block: Node,
+    endpoint: Node,
+    file: &SourceFile,
+    http_names: &[String],
+    error_codes: bool,
+) -> Result<Vec<String>, (usize, String)> {
+    let mut reraise = Vec::new();
     let mut node = block;
     while let Some(parent) = node.parent() {
         if parent.id() == endpoint.id() {
-            return None;
+            break;
         }
         if parent.kind() == "try_statement" && parent.child_by_field_name("body").is_some_and(|b| b.id() == node.id()) {
             let mut cursor = parent.walk();
@@ -1929,24 +1961,38 @@ fn narrow_l2_handler(block: Node, endpoint: Node, file: &SourceFile, http_names:
                 .collect();
             for clause in clauses {
                 if clause.kind() == "except_group_clause" {
-                    return Some((line_of(file, clause), "*".into()));
+                    return Err((line_of(file, clause), "*".into()));
                 }
                 let caught = clause.named_child(0).filter(|c| c.kind() != "block");
-                let kind = caught
-                    .map(|c| if c.kind() == "as_pattern" { c.named_child(0).unwrap_or(c) } else { c })
-                    .map(|c| file.node_text(c).to_string());
-                let broad = match kind.as_deref() {
-                    None | Some("Exception") | Some("BaseException") => true,
-                    Some(k) => http_names.iter().any(|h| h == k),
+                let caught = caught.map(|c| if c.kind() == "as_pattern" { c.named_child(0).unwrap_or(c) } else { c });
+                let Some(caught) = caught else { continue };
+                let text = file.node_text(caught).to_string();
+                let types: Vec<String> = if caught.kind() == "tuple" {
+                    let mut cursor = caught.walk();
+                    let names: Vec<String> =
+                        caught.named_children(&mut cursor).map(|t| file.node_text(t).to_string()).collect();
+                    names
+                } else {
+                    vec![text.clone()]
                 };
-                if !broad {
-                    return Some((line_of(file, clause), kind.unwrap_or_default()));
+                for t in types {
+                    let broad = matches!(t.as_str(), "Exception" | "BaseException") || http_names.contains(&t);
+                    if broad {
+                        continue;
+                    }
+                    if error_codes && scope::is_builtin_exception(&t) {
+                        if !reraise.contains(&t) {
+                            reraise.push(t);
+                        }
+                        continue;
+                    }
+                    return Err((line_of(file, clause), text.clone()));
                 }
             }
         }
         node = parent;
     }
-    None
+    Ok(reraise)
 }
 
 /// Turns the range into driver code: commits become flushes (the handler commits after the
