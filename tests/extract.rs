@@ -1130,3 +1130,35 @@ fn a_narrow_except_of_a_builtin_exception_still_sees_it_through_the_error_code()
         "{diff}"
     );
 }
+
+const SCHEDULED_HELPER: &str = r#"from fastapi import APIRouter
+from sqlalchemy import select
+
+from app.models import Item
+
+router = APIRouter()
+
+
+async def run_cleanup(session) -> int:
+    """Called by a scheduler with its own session, not by an endpoint."""
+    rows = (await session.execute(select(Item))).scalars().all()
+    for row in rows:
+        row.stale = True
+    await session.commit()
+    return len(rows)
+"#;
+
+/// An async helper that receives the session but that no endpoint calls (a scheduler does)
+/// dispatches its database code itself; its callers keep calling it the same way.
+#[test]
+fn an_async_helper_no_endpoint_calls_dispatches_itself() {
+    let dir = project(SCHEDULED_HELPER);
+    let (diff, summary) = dry_run(dir.path());
+    assert!(summary.contains("Would fix 2 violations"), "{summary}\n{diff}");
+    assert!(diff.contains(" async def run_cleanup(session) -> int:"), "the helper keeps its signature: {diff}");
+    assert!(diff.contains("+    op_result = await get_operation_registry().execute("), "{diff}");
+    assert!(
+        diff.contains("+            ctx.session.commit()") || diff.contains("+            await ctx.session.commit()"),
+        "{diff}"
+    );
+}

@@ -635,7 +635,13 @@ impl<'a, 't> Extraction<'a, 't> {
         let (endpoint, session) = if is_endpoint(file, function, &params.decorator) {
             (function, recv)
         } else {
-            helper_root(file, function, &recv, &params.decorator)?
+            match helper_root(file, function, &recv, &params.decorator) {
+                Ok(root) => root,
+                // An async helper that receives the session can dispatch itself: its callers
+                // keep calling it, and what it does besides the database work stays in L2.
+                Err(_) if is_async_helper_with(file, function, &recv) => (function, recv),
+                Err(reason) => return Err(reason),
+            }
         };
         let endpoint_name =
             endpoint.child_by_field_name("name").map(|n| file.node_text(n).to_string()).unwrap_or_default();
@@ -1403,6 +1409,20 @@ fn is_endpoint(file: &SourceFile, function: Node, decorator: &Regex) -> bool {
         });
         found
     })
+}
+
+/// A module-level `async def` that receives `recv` as a parameter.
+fn is_async_helper_with(file: &SourceFile, function: Node, recv: &str) -> bool {
+    let top_level = function
+        .parent()
+        .map(|p| if p.kind() == "decorated_definition" { p.parent() } else { Some(p) })
+        .is_some_and(|p| p.is_some_and(|p| p.kind() == "module"));
+    let receives = function.child_by_field_name("parameters").is_some_and(|ps| {
+        let mut cursor = ps.walk();
+        let found = ps.named_children(&mut cursor).any(|p| python::parameter_name(file, p).as_deref() == Some(recv));
+        found
+    });
+    top_level && receives && endpoint_is_async(function)
 }
 
 /// For database code in a module-level helper that receives the session as a parameter, the
