@@ -1162,3 +1162,51 @@ fn an_async_helper_no_endpoint_calls_dispatches_itself() {
         "{diff}"
     );
 }
+
+const OWN_SESSION_HELPER: &str = r#"from fastapi import APIRouter
+from sqlalchemy import select
+
+from app.db import get_session
+from app.models import Item
+
+router = APIRouter()
+
+
+async def _get_item(item_id: int):
+    async with get_session() as session:
+        row = (await session.execute(select(Item).where(Item.id == item_id))).scalar_one_or_none()
+        if row is None:
+            return None
+        return {"id": row.id}
+
+
+async def _save(item, writer_factory):
+    async with get_session() as session:
+        writer = writer_factory(session)
+        await writer.commit()
+        await session.execute(select(Item))
+
+
+@router.get("/items/{item_id}")
+async def get_item(item_id: int):
+    return await _get_item(item_id)
+"#;
+
+/// An async L2 helper that opens its own session keeps opening it (L2 may hold a session) and
+/// dispatches the work done with it; a commit through another object stays manual.
+#[test]
+fn an_async_helper_that_opens_its_session_dispatches_the_work_done_with_it() {
+    let dir = project(OWN_SESSION_HELPER);
+    let (diff, summary) = dry_run(dir.path());
+    assert!(summary.contains("`writer.commit()` at line"), "{summary}");
+    // The helper keeps opening its session in L2; the work done with it is dispatched.
+    assert!(
+        diff.contains("     async with get_session() as session:\n") && !diff.contains("-    async with"),
+        "{diff}"
+    );
+    assert!(diff.contains("+        op_result = await get_operation_registry().execute("), "{diff}");
+    assert!(
+        diff.contains("+async def get_item(session, *, item_id):"),
+        "the driver function has a public name: {diff}"
+    );
+}

@@ -931,8 +931,13 @@ impl<'a, 't> Extraction<'a, 't> {
             .as_ref()
             .and_then(|f| find_top_level(f, "class_definition", &class_name).map(|c| identifiers(f, c)))
             .unwrap_or_default();
+        // A private helper's name is public in the driver, which the handler calls from outside.
+        let base = match self.endpoint_name.trim_start_matches('_') {
+            "" => self.endpoint_name.clone(),
+            public => public.to_string(),
+        };
         for segment in &mut self.segments {
-            segment.function = fresh(&self.endpoint_name, &|c| taken_functions.iter().any(|t| t == c));
+            segment.function = fresh(&base, &|c| taken_functions.iter().any(|t| t == c));
             taken_functions.push(segment.function.clone());
             segment.handler_method =
                 fresh(&format!("_{}", segment.function), &|c| taken_methods.iter().any(|t| t == c));
@@ -1411,7 +1416,8 @@ fn is_endpoint(file: &SourceFile, function: Node, decorator: &Regex) -> bool {
     })
 }
 
-/// A module-level `async def` that receives `recv` as a parameter.
+/// A module-level `async def` that receives `recv` as a parameter, or opens it itself with
+/// `async with ... as recv` / `with ... as recv` (L2 may hold a session; only the work moves).
 fn is_async_helper_with(file: &SourceFile, function: Node, recv: &str) -> bool {
     let top_level = function
         .parent()
@@ -1422,7 +1428,15 @@ fn is_async_helper_with(file: &SourceFile, function: Node, recv: &str) -> bool {
         let found = ps.named_children(&mut cursor).any(|p| python::parameter_name(file, p).as_deref() == Some(recv));
         found
     });
-    top_level && receives && endpoint_is_async(function)
+    let mut opens = false;
+    if let Some(body) = function.child_by_field_name("body") {
+        for_each_node(body, |n| {
+            opens |= n.kind() == "as_pattern_target"
+                && file.node_text(n) == recv
+                && python::enclosing_function(n).is_some_and(|f| f.id() == function.id());
+        });
+    }
+    top_level && (receives || opens) && endpoint_is_async(function)
 }
 
 /// For database code in a module-level helper that receives the session as a parameter, the
@@ -2040,6 +2054,16 @@ fn transaction_edits(
                 return;
             };
             if file.node_text(object) != session {
+                // A transaction ended through another object (a write service wrapping the
+                // session) would end it inside the driver, which never does.
+                if matches!(file.node_text(method), "commit" | "rollback") {
+                    problem = Some(format!(
+                        "{here}: `{}.{}()` at line {} ends the transaction through an object the driver would hold; move that commit to the caller by hand",
+                        file.node_text(object),
+                        file.node_text(method),
+                        line_of(file, n)
+                    ));
+                }
                 return;
             }
             if n.parent().is_some_and(|p| p.kind() == "await") {
