@@ -53,7 +53,7 @@ impl Templates {
     }
 }
 
-/// `cost_guard` → `CostGuard`, `M25_integrations` → `M25Integrations`.
+/// `price_rules` → `PriceRules`, `v2_orders` → `V2Orders`.
 pub fn camel(text: &str) -> String {
     text.split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|p| !p.is_empty())
