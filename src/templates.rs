@@ -118,4 +118,14 @@ mod tests {
         let out = t.render_str("{{ v | repr }}", &minijinja::context! { v => "a\"b" }).unwrap();
         assert_eq!(out, "\"a\\\"b\"");
     }
+
+    #[test]
+    fn camel_filter_joins_words_without_separators() {
+        let t = Templates::default();
+        let out = t.render_str(
+            "{{ a | camel }} {{ b | camel }}",
+            &minijinja::context! { a => "price_rules", b => "v2_orders" },
+        );
+        assert_eq!(out.unwrap(), "PriceRules V2Orders");
+    }
 }
