@@ -27,7 +27,7 @@ use sources::Sources;
 pub type Contents = BTreeMap<String, String>;
 
 /// Passes after which a run stops even if fixes keep coming (each pass applies what does not conflict).
-pub const MAX_PASSES: usize = 64;
+pub const MAX_PASSES: usize = 100;
 
 /// What a person (or `--interactive`) decides for one change set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
