@@ -353,6 +353,9 @@ fn sample_app_migrates_and_its_suite_still_passes() {
         .collect();
     assert_eq!(remaining, manual, "every remaining L2 violation is a listed manual site");
     assert_eq!(report["statistics"]["l6-transaction"]["violations"], 0);
+    // What the rewrite means, as check sees it: nothing below L2 imports L2, every dispatch runs.
+    assert_eq!(report["statistics"]["imports-l2"]["violations"], 0, "{stdout}");
+    assert_eq!(report["statistics"]["unregistered-operation"]["violations"], 0, "{stdout}");
 
     let files: Vec<String> = tree_bytes(&app).into_keys().filter(|p| p.ends_with(".py")).collect();
     let out = std::process::Command::new(python())
@@ -525,6 +528,9 @@ fn shapes_app_suite_passes_before_and_after_fix_and_the_audit_finds_nothing_new(
         .map(|cs| cs["location"].as_str().unwrap().to_string())
         .collect();
     let (_, check_out, _) = run(&app, &["check", "--format", "json", "--color", "never"]);
+    let statistics = &json(&check_out)["statistics"];
+    assert_eq!(statistics["imports-l2"]["violations"], 0, "{check_out}");
+    assert_eq!(statistics["unregistered-operation"]["violations"], 0, "{check_out}");
     let remaining: BTreeSet<String> = json(&check_out)["violations"]
         .as_array()
         .unwrap()
