@@ -99,18 +99,21 @@ pub fn delete_statements(file: &SourceFile, stmts: &[Node]) -> Vec<Edit> {
         .collect()
 }
 
-/// Extends a deleted run of lines over one following blank line when a blank line also precedes
-/// it, so removing a method does not leave two blank lines where there was one.
+/// Extends a deleted run of lines over as many following blank lines as precede it (one between
+/// methods, two between top-level definitions), so removing a definition leaves the spacing that
+/// separated its neighbours from it, not twice that.
 fn with_surrounding_blank_line(file: &SourceFile, lines: std::ops::Range<usize>) -> std::ops::Range<usize> {
     let before = &file.text[..lines.start];
-    let blank_before = before.ends_with("\n\n") || before.ends_with("\n\r\n");
-    let after = &file.text[lines.end..];
-    let next_line = after.split_inclusive('\n').next().unwrap_or("");
-    if blank_before && !next_line.is_empty() && next_line.trim().is_empty() {
-        lines.start..lines.end + next_line.len()
-    } else {
-        lines
+    let blank_before = before.split_inclusive('\n').rev().take(2).take_while(|l| l.trim().is_empty()).count();
+    let mut end = lines.end;
+    for next_line in file.text[lines.end..].split_inclusive('\n').take(blank_before) {
+        if next_line.trim().is_empty() && next_line.ends_with('\n') {
+            end += next_line.len();
+        } else {
+            break;
+        }
     }
+    lines.start..end
 }
 
 /// Edits on `after` that remove imports the change made unused (used in `before`, unused in `after`).
@@ -587,6 +590,21 @@ fn last_top_level_pair(line: &str) -> Option<(usize, usize, Vec<&str>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deleting_a_definition_keeps_its_neighbours_spacing() {
+        let text = "import x\n\n\nclass A:\n    pass\n\n\nclass B:\n    pass\n\n\nclass C:\n    pass\n";
+        let f = file(text);
+        let b = statements(f.tree.root_node())[2];
+        let out = crate::edit::apply(text, &delete_statement(&f, b)).unwrap();
+        assert_eq!(out, "import x\n\n\nclass A:\n    pass\n\n\nclass C:\n    pass\n");
+        let methods = "class A:\n    def a(self):\n        pass\n\n    def b(self):\n        pass\n\n    def c(self):\n        pass\n";
+        let f = file(methods);
+        let class = statements(f.tree.root_node())[0];
+        let b = statements(class.child_by_field_name("body").unwrap())[1];
+        let out = crate::edit::apply(methods, &delete_statement(&f, b)).unwrap();
+        assert_eq!(out, "class A:\n    def a(self):\n        pass\n\n    def c(self):\n        pass\n");
+    }
 
     #[test]
     fn new_names_join_the_files_own_from_import() {
