@@ -87,6 +87,14 @@ fn fresh(base: &str, taken: &dyn Fn(&str) -> bool) -> String {
     (2..).map(|i| format!("{base}_{i}")).find(|c| !taken(c)).unwrap_or_else(|| base.to_string())
 }
 
+/// `Base`, or `Base2`, `Base3`... (class names take no separator).
+fn fresh_class(base: &str, taken: &dyn Fn(&str) -> bool) -> String {
+    if !taken(base) {
+        return base.to_string();
+    }
+    (2..).map(|i| format!("{base}{i}")).find(|c| !taken(c)).unwrap_or_else(|| base.to_string())
+}
+
 fn identifiers(file: &SourceFile, root: Node) -> Vec<String> {
     let mut out = Vec::new();
     for_each_node(root, |n| {
@@ -918,7 +926,7 @@ impl<'a, 't> Extraction<'a, 't> {
                 .and_then(|f| find_top_level(f, "class_definition", name).map(|c| (f, c)))
                 .is_some_and(|(f, c)| execute_start(f, c).as_deref() != Some(template_first.as_str()))
         };
-        let class_name = fresh(&class_name, &|c| foreign(c)).replace('_', "");
+        let class_name = fresh_class(&class_name, &|c| foreign(c));
         // An operation another handler class already registers keeps its handler: take a fresh name.
         let handler_text = self.call.sources.text(&handler_path).unwrap_or_default();
         let operation = fresh(&operation, &|op| {
@@ -2100,6 +2108,13 @@ fn transaction_edits(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fresh_class_names_keep_their_own_underscores() {
+        let taken = ["Shop_ItemsHandler"];
+        assert_eq!(fresh_class("Shop_ItemsHandler", &|c| taken.contains(&c)), "Shop_ItemsHandler2");
+        assert_eq!(fresh_class("Other", &|c| taken.contains(&c)), "Other");
+    }
 
     #[test]
     fn fresh_names_avoid_taken_ones() {
