@@ -291,7 +291,9 @@ impl<'c> Guard<'c> {
             };
             let Some((module, function)) = target else { return };
             let Some(target_file) = self.module_file(files, &module) else { return };
-            let Some(def) = top_level_function(&target_file, &function) else { return };
+            let Some(def) = python::top_level_definition(&target_file, "function_definition", &function) else {
+                return;
+            };
             if let Some(problem) = signature_mismatch(file, n, &target_file, def) {
                 let line = file.line_col(n.start_byte()).0;
                 let message = format!("call of `{module}.{function}`: {problem}");
@@ -337,7 +339,9 @@ impl<'c> Guard<'c> {
         let registry = &self.config.file.registry;
         let mut out = BTreeMap::new();
         let Some(init) = files.parsed(&format!("{}/__init__.py", registry.handlers_dir)) else { return out };
-        let Some(all) = top_level_function(&init, &registry.register_all) else { return out };
+        let Some(all) = python::top_level_definition(&init, "function_definition", &registry.register_all) else {
+            return out;
+        };
         let Some(param) = first_parameter(&init, all) else { return out };
         for (object, method, args) in statement_calls(&init, all) {
             if method != "register" || args.first().map(String::as_str) != Some(param.as_str()) {
@@ -346,7 +350,9 @@ impl<'c> Guard<'c> {
             let Some(object) = object else { continue };
             let module = format!("{}.{object}", registry.handlers_package);
             let Some(handler) = self.module_file(files, &module) else { continue };
-            let Some(register) = top_level_function(&handler, "register") else { continue };
+            let Some(register) = python::top_level_definition(&handler, "function_definition", "register") else {
+                continue;
+            };
             let Some(reg_param) = first_parameter(&handler, register) else { continue };
             for (obj, method, args) in statement_calls(&handler, register) {
                 if method == "register" && obj.as_deref() == Some(reg_param.as_str()) {
@@ -479,18 +485,6 @@ fn unquote(text: &str) -> Option<String> {
     let t = text.trim();
     let quote = t.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     (t.len() >= 2 && t.ends_with(quote)).then(|| t[1..t.len() - 1].to_string())
-}
-
-pub(crate) fn top_level_function<'t>(file: &'t SourceFile, name: &str) -> Option<Node<'t>> {
-    let root = file.tree.root_node();
-    let mut cursor = root.walk();
-    let found = root.named_children(&mut cursor).find_map(|s| {
-        let def = if s.kind() == "decorated_definition" { s.child_by_field_name("definition")? } else { s };
-        (def.kind() == "function_definition"
-            && def.child_by_field_name("name").is_some_and(|n| file.node_text(n) == name))
-        .then_some(def)
-    });
-    found
 }
 
 /// Calls that are whole expression statements in `function`'s body (at any depth of its blocks,

@@ -204,6 +204,19 @@ pub fn enclosing_names(file: &SourceFile, node: Node) -> (String, String) {
     (function_name, class_name)
 }
 
+/// The top-level definition of `kind` (`function_definition`, `class_definition`) named `name`,
+/// looking through decorators.
+pub fn top_level_definition<'t>(file: &'t SourceFile, kind: &str, name: &str) -> Option<Node<'t>> {
+    let root = file.tree.root_node();
+    let mut cursor = root.walk();
+    let found = root.named_children(&mut cursor).find_map(|s| {
+        let def = if s.kind() == "decorated_definition" { s.child_by_field_name("definition")? } else { s };
+        (def.kind() == kind && def.child_by_field_name("name").is_some_and(|n| file.node_text(n) == name))
+            .then_some(def)
+    });
+    found
+}
+
 /// Pre-order walk over every node below `root` (inclusive), in document order.
 pub fn for_each_node<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>)) {
     let mut cursor = root.walk();

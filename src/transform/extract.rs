@@ -479,14 +479,6 @@ fn top_level_functions(file: &SourceFile) -> Vec<String> {
         .collect()
 }
 
-fn find_top_level<'t>(file: &'t SourceFile, kind: &str, name: &str) -> Option<Node<'t>> {
-    primitives::statements(file.tree.root_node()).into_iter().find_map(|s| {
-        let def = if s.kind() == "decorated_definition" { s.child_by_field_name("definition")? } else { s };
-        (def.kind() == kind && def.child_by_field_name("name").is_some_and(|n| file.node_text(n) == name))
-            .then_some(def)
-    })
-}
-
 fn body_statements(def: Node) -> Vec<Node> {
     def.child_by_field_name("body").map(primitives::statements).unwrap_or_default()
 }
@@ -923,7 +915,7 @@ impl<'a, 't> Extraction<'a, 't> {
         let foreign = |name: &str| {
             existing
                 .as_ref()
-                .and_then(|f| find_top_level(f, "class_definition", name).map(|c| (f, c)))
+                .and_then(|f| python::top_level_definition(f, "class_definition", name).map(|c| (f, c)))
                 .is_some_and(|(f, c)| execute_start(f, c).as_deref() != Some(template_first.as_str()))
         };
         let class_name = fresh_class(&class_name, &|c| foreign(c));
@@ -937,7 +929,7 @@ impl<'a, 't> Extraction<'a, 't> {
         });
         let mut taken_methods: Vec<String> = existing
             .as_ref()
-            .and_then(|f| find_top_level(f, "class_definition", &class_name).map(|c| identifiers(f, c)))
+            .and_then(|f| python::top_level_definition(f, "class_definition", &class_name).map(|c| identifiers(f, c)))
             .unwrap_or_default();
         // A private helper's name is public in the driver, which the handler calls from outside.
         let base = match self.endpoint_name.trim_start_matches('_') {
@@ -1298,11 +1290,11 @@ impl<'a, 't> Extraction<'a, 't> {
         let mut imports: Vec<ImportLine> = registry_imports.to_vec();
         imports.push(driver_import);
         let mut edits = import_edits(file, &imports);
-        if find_top_level(file, "class_definition", &class_name).is_none() {
+        if python::top_level_definition(file, "class_definition", &class_name).is_none() {
             // The registration line goes first: when `register` ends the file, both edits insert at
             // its end, and the line must stay inside `register`, not follow the new class.
             let class = append(file, &self.render("handler_class.py.j2")?);
-            match find_top_level(file, "function_definition", "register") {
+            match python::top_level_definition(file, "function_definition", "register") {
                 Some(register) => {
                     let param = crate::python::first_parameter(file, register).unwrap_or_else(|| "registry".into());
                     self.set("registry_param", &param);
@@ -1319,7 +1311,8 @@ impl<'a, 't> Extraction<'a, 't> {
         }
         text = apply(&text, &edits)?;
         let file = parse(&path, &text)?;
-        let class = find_top_level(&file, "class_definition", &class_name).ok_or("the handler class is missing")?;
+        let class = python::top_level_definition(&file, "class_definition", &class_name)
+            .ok_or("the handler class is missing")?;
         let class_body = body_statements(class);
         let execute = class_body
             .iter()
@@ -1362,7 +1355,7 @@ impl<'a, 't> Extraction<'a, 't> {
         let file = self.call.sources.parsed(&path)?.ok_or_else(|| {
             format!("{path} does not exist; create it with `def {}(registry)` first", registry.register_all)
         })?;
-        let function = find_top_level(&file, "function_definition", &registry.register_all)
+        let function = python::top_level_definition(&file, "function_definition", &registry.register_all)
             .ok_or_else(|| format!("{path} has no `{}` function to wire the handler into", registry.register_all))?;
         let handler_module = self.str_var("handler_module");
         // `register_all` keeps its own import style: lazy imports inside it stay inside it.
