@@ -879,6 +879,13 @@ fn check_reports_imports_of_l2_and_operations_no_running_registration_provides()
     .map(String::from)
     .collect();
     assert_eq!(found, expected, "{stdout}");
+    // The messages render (no template error text reaches a user).
+    for v in report["violations"].as_array().unwrap() {
+        let message = v["message"].as_str().unwrap();
+        assert!(!message.contains("failed to render"), "{message}");
+    }
+    let messages = report["violations"].to_string();
+    assert!(messages.contains(r#"operation \"shop.items\" is dispatched"#), "{messages}");
 }
 
 const RESPONSE_MODEL: &str = r#"from fastapi import APIRouter, Depends
