@@ -1223,3 +1223,21 @@ fn an_async_helper_that_opens_its_session_dispatches_the_work_done_with_it() {
         "the driver function has a public name: {diff}"
     );
 }
+
+/// `fix --dry-run --json` prints one JSON document on stdout, with the diffs inside it, and
+/// writes nothing.
+#[test]
+fn dry_run_json_is_one_document_with_the_diffs_inside() {
+    let dir = project(ASYNC_PAGINATED);
+    let before = tree_bytes(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--dry-run", "--json", "--color", "never"]);
+    assert_eq!(code, 1, "{stderr}");
+    let document = json(&stdout);
+    let diffs = document["diffs"].as_array().unwrap();
+    assert!(
+        diffs.iter().any(|d| d["path"] == "backend/app/hoc/api/cus/shop/items.py"
+            && d["diff"].as_str().unwrap().contains("+    op_result = await get_operation_registry().execute(")),
+        "{stdout}"
+    );
+    assert_eq!(tree_bytes(dir.path()), before, "a dry run wrote files");
+}

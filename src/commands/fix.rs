@@ -30,8 +30,11 @@ pub fn run(global: &GlobalArgs, args: &FixArgs) -> anyhow::Result<ExitCode> {
     let outcome = fix::run(&project, &args.selection.paths, options, &mut prompt)?;
     let changed = outcome.changed_files();
     if args.dry_run {
-        for (path, old, new) in &changed {
-            print!("{}", diff::unified(path, *old, new, color));
+        // With --json stdout is one JSON document: the diffs go inside it.
+        if !args.json {
+            for (path, old, new) in &changed {
+                print!("{}", diff::unified(path, *old, new, color));
+            }
         }
     } else if !changed.is_empty() {
         let targets: BTreeMap<PathBuf, String> = changed
@@ -51,7 +54,15 @@ pub fn run(global: &GlobalArgs, args: &FixArgs) -> anyhow::Result<ExitCode> {
         edit::write_atomically(&targets).context("nothing was written")?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome).context("cannot encode the summary")?);
+        let mut document = serde_json::to_value(&outcome).context("cannot encode the summary")?;
+        if args.dry_run {
+            let diffs: Vec<serde_json::Value> = changed
+                .iter()
+                .map(|(path, old, new)| serde_json::json!({ "path": path, "diff": diff::unified(path, *old, new, false) }))
+                .collect();
+            document["diffs"] = serde_json::Value::Array(diffs);
+        }
+        println!("{}", serde_json::to_string_pretty(&document).context("cannot encode the summary")?);
     } else {
         let summary = fix_summary::render(&outcome, args.dry_run);
         // With --dry-run stdout is the patch; the summary goes beside it on stderr.
