@@ -149,6 +149,8 @@ pub struct Config {
     pub source: Option<PathBuf>,
     pub file: ConfigFile,
     pub layers: Layers,
+    /// The project's line length, read from `pyproject.toml` once (see [`Config::line_length`]).
+    line_length: std::sync::OnceLock<usize>,
 }
 
 impl Config {
@@ -171,6 +173,10 @@ impl Config {
 
     /// The line length generated code is wrapped to (see [`PythonConfig::line_length`]).
     pub fn line_length(&self) -> usize {
+        *self.line_length.get_or_init(|| self.read_line_length())
+    }
+
+    fn read_line_length(&self) -> usize {
         if let Some(n) = self.file.python.line_length {
             return n;
         }
@@ -202,7 +208,7 @@ impl Config {
                 message: "`python.import_roots` is empty; list at least one directory (\".\" for the root)".into(),
             });
         }
-        Ok(Config { root, source, file, layers })
+        Ok(Config { root, source, file, layers, line_length: std::sync::OnceLock::new() })
     }
 
     pub fn recipe_dirs(&self) -> Vec<PathBuf> {
