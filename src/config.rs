@@ -81,6 +81,33 @@ pub struct RegistryConfig {
     /// that type (re-raised with the same message); empty: such code stays manual.
     #[serde(default = "default_error_code")]
     pub error_code: String,
+    /// The attribute of the handler's context that holds the request's session (`ctx.session`).
+    #[serde(default = "default_context_session")]
+    pub context_session: String,
+    /// Whether that session is async (then a sync driver cannot use it: its owner opens one).
+    #[serde(default = "default_true")]
+    pub context_session_async: bool,
+    /// The types an injected session parameter is annotated with (`module.Name`), async and sync.
+    #[serde(default = "default_async_session_type")]
+    pub async_session_type: String,
+    #[serde(default = "default_sync_session_type")]
+    pub sync_session_type: String,
+}
+
+fn default_async_session_type() -> String {
+    "sqlalchemy.ext.asyncio.AsyncSession".into()
+}
+
+fn default_sync_session_type() -> String {
+    "sqlalchemy.orm.Session".into()
+}
+
+fn default_context_session() -> String {
+    "session".into()
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_error_code() -> String {

@@ -148,6 +148,9 @@ impl<'s, 'a> Overlay<'s, 'a> {
                 before_ops.extend(guard.dispatched(&before).into_iter().map(|(op, _)| op));
             }
         }
+        // The configured session types are the project's own choice of library.
+        let registry = &config.file.registry;
+        known_external.extend([registry.async_session_type.clone(), registry.sync_session_type.clone()]);
         let tops: BTreeSet<&str> = known_external.iter().filter_map(|m| m.split('.').next()).collect();
         for (path, after) in &self.files {
             let Some(after) = after else { continue };

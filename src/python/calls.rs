@@ -3,7 +3,7 @@
 
 use tree_sitter::Node;
 
-use super::scope::{module_bindings, BindingKind, ModuleBinding};
+use super::scope::{module_bindings, module_bindings_of_statement, BindingKind, ModuleBinding};
 use super::{enclosing_function, for_each_node, parameter_name, resolve_module, SourceFile};
 
 /// The function a caller may reach: its file, module, class (for a method) and name.
@@ -22,6 +22,13 @@ pub enum Reach {
     Yes,
     No,
     Unknown,
+}
+
+/// A binding of a name inside the caller's function.
+enum Local<'t> {
+    Value(Node<'t>),
+    Import(ModuleBinding),
+    Other,
 }
 
 /// What a name at a point of the caller means, as far as its own code says.
@@ -68,14 +75,15 @@ impl<'f> Resolver<'f> {
         self.file.rel_path == target.file
     }
 
-    /// `f(...)`: the target itself only when it is a module function bound to that name here.
+    /// `f(...)`: the target itself only when it is a module function (or class) bound to that name here.
     fn plain_call(&self, callee: Node, target: &Target) -> Reach {
         if target.class.is_some() {
             return Reach::No;
         }
         match self.meaning(self.text(callee), callee) {
             Meaning::Import { module, member: Some(member) } => self.module_member(&module, &member, target),
-            Meaning::Defined { kind: BindingKind::Function, name } if self.same_file(target) => {
+            // A function, or a class (its construction).
+            Meaning::Defined { kind: BindingKind::Function | BindingKind::Class, name } if self.same_file(target) => {
                 if name == target.name {
                     Reach::Yes
                 } else {
@@ -244,8 +252,9 @@ impl<'f> Resolver<'f> {
                     return Meaning::Opaque;
                 }
             }
-            let mut value = None;
-            let mut other_binding = false;
+            // The last binding of the name before `at` in the function: an assignment, an import
+            // (handlers often import lazily), or something this resolution does not follow.
+            let mut last: Option<Local> = None;
             if let Some(body) = function.child_by_field_name("body") {
                 for_each_node(body, |n| {
                     if n.start_byte() >= at.start_byte() {
@@ -255,24 +264,35 @@ impl<'f> Resolver<'f> {
                         "assignment" => {
                             let left = n.child_by_field_name("left");
                             if left.is_some_and(|l| l.kind() == "identifier" && self.text(l) == name) {
-                                value = n.child_by_field_name("right");
+                                last = n.child_by_field_name("right").map(Local::Value);
                             }
                         }
-                        "for_statement" | "with_item" | "as_pattern" | "import_from_statement" | "import_statement" => {
-                            other_binding |= self.text(n).contains(name);
+                        "import_from_statement" | "import_statement" => {
+                            let bindings = module_bindings_of_statement(self.file.bytes(), n);
+                            if let Some(binding) = bindings.into_iter().rev().find(|b| b.name == name) {
+                                last = Some(Local::Import(binding));
+                            }
+                        }
+                        "for_statement" | "with_item" | "as_pattern" if self.text(n).contains(name) => {
+                            last = Some(Local::Other);
                         }
                         _ => {}
                     }
                 });
             }
-            if let Some(value) = value {
-                return Meaning::Value(value);
-            }
-            if other_binding {
-                return Meaning::Opaque;
+            match last {
+                Some(Local::Value(value)) => return Meaning::Value(value),
+                Some(Local::Import(binding)) => return self.binding_meaning(&binding, name),
+                Some(Local::Other) => return Meaning::Opaque,
+                None => {}
             }
         }
         let Some(binding) = self.bindings.iter().rev().find(|b| b.name == name) else { return Meaning::Unbound };
+        self.binding_meaning(binding, name)
+    }
+
+    fn binding_meaning(&self, binding: &ModuleBinding, name: &str) -> Meaning<'f> {
+        let root = self.file.tree.root_node();
         match &binding.kind {
             BindingKind::Import { module, imported, level } => {
                 let module = match (level, self.module) {

@@ -1,7 +1,7 @@
 //! Transforms: built-in multi-step rewrites that recipes invoke by name, with TOML parameters.
 
 pub mod extract;
-mod inject_session;
+mod session;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -73,14 +73,14 @@ pub fn memo_key(name: &str, call: &TransformCall) -> Option<(usize, String)> {
         "extract-to-driver" => {
             Some((around("function_definition")?, call.env.text("RECV", &call.analysed.ctx.file.text)?.to_string()))
         }
-        "inject-session" => Some((around("class_definition")?, String::new())),
+        "inject-session" => Some((session::unit_start(call.m.node)?, String::new())),
         _ => None,
     }
 }
 
 pub fn run(name: &str, call: &TransformCall) -> Result<TransformOutput, ManualReason> {
     match name {
-        "inject-session" => inject_session::run(call),
+        "inject-session" => session::run(call),
         "extract-to-driver" => extract::run(call),
         other => Err(format!("unknown transform `{other}`")),
     }

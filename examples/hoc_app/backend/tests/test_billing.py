@@ -99,3 +99,19 @@ def test_outstanding_facade(client, fresh):
     client.post("/billing/statements/invoices/1/pay")
     assert client.get("/billing/facade/outstanding").json() == {"count": 0, "net_cents": 0, "tax_cents": 0}
     assert client.get("/billing/facade/outstanding", headers=T2).json() == {"count": 1, "net_cents": 50, "tax_cents": 10}
+
+
+def test_pay_invoice_failure_writes_nothing(client, fresh, reject_writes):
+    reject_writes("invoices", "UPDATE")
+    r = client.post("/billing/statements/invoices/1/pay")
+    assert r.status_code == 400
+    assert "UPDATE on invoices refused" in r.json()["detail"]
+    assert fresh().get(Invoice, 1).status == "open"
+
+
+def test_void_invoice_failure_writes_nothing(client, fresh, reject_writes):
+    reject_writes("invoices", "UPDATE")
+    r = client.post("/billing/statements/invoices/1/void")
+    assert r.status_code == 400
+    assert "UPDATE on invoices refused" in r.json()["detail"]
+    assert fresh().get(Invoice, 1).status == "open"

@@ -1,4 +1,4 @@
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.models import Order, OrderLine
 
@@ -111,3 +111,22 @@ def test_cancel_order(client, fresh):
     assert client.post("/orders-ops/3/cancel").status_code == 404
     assert fresh().get(Order, 3).status == "open"
     assert client.get("/orders-ops/summary").json()["total_cents"] == 900
+
+
+def test_create_order_failure_writes_nothing(client, fresh, reject_writes):
+    reject_writes("orders", "INSERT")
+    r = client.post("/orders-ops", json={"customer": "dave"})
+    assert r.status_code == 400
+    assert "INSERT on orders refused" in r.json()["detail"]
+    s = fresh()
+    assert s.execute(select(func.count(Order.id))).scalar_one() == 3
+    assert s.execute(select(Order).where(Order.customer == "dave")).first() is None
+
+
+def test_cancel_order_failure_writes_nothing(client, fresh, reject_writes):
+    reject_writes("orders", "UPDATE")
+    r = client.post("/orders-ops/1/cancel")
+    assert r.status_code == 400
+    assert "UPDATE on orders refused" in r.json()["detail"]
+    assert fresh().get(Order, 1).status == "open"
+    assert client.get("/orders-ops/summary").json()["total_cents"] == 4400

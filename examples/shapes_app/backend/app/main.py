@@ -7,16 +7,20 @@ from fastapi import FastAPI, HTTPException
 from app import db
 from app.hoc.api.cus.accounts import accounts as accounts_api
 from app.hoc.api.cus.accounts import keys as keys_api
+from app.hoc.api.cus.accounts import webhooks as webhooks_api
 from app.hoc.api.cus.inventory import items as items_api
+from app.hoc.api.cus.inventory import reorders as reorders_api
 from app.hoc.api.cus.inventory import warehouses as warehouses_api
 from app.hoc.api.cus.reports import exports as exports_api
 from app.hoc.api.cus.reports import summaries as summaries_api
 
 ROUTERS = [
     items_api.router,
+    reorders_api.router,
     warehouses_api.router,
     accounts_api.router,
     keys_api.router,
+    webhooks_api.router,
     summaries_api.router,
     exports_api.router,
 ]

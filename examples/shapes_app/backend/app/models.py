@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint, func
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -44,6 +44,22 @@ class StockMovement(Base):
     reason: Mapped[str] = mapped_column(String(64))
 
 
+class ReorderRequest(Base):
+    """A request to purchasing to restock an item. An item has at most one open request."""
+
+    __tablename__ = "reorder_requests"
+    __table_args__ = (
+        Index("uq_reorder_open_item", "item_id", unique=True, sqlite_where=text("status = 'open'")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    qty: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32), default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
 # --- accounts ----------------------------------------------------------------
 class Account(Base):
     __tablename__ = "accounts"
@@ -65,6 +81,20 @@ class ApiKey(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     label: Mapped[str] = mapped_column(String(120))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Webhook(Base):
+    """An account's subscription: ``event`` notifications are POSTed to ``url``."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (UniqueConstraint("account_id", "event", "url", name="uq_webhook_target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    event: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 # --- reports -----------------------------------------------------------------

@@ -121,3 +121,25 @@ def drop_table(db_path):
             conn.execute(text(f"DROP TABLE {name}"))
 
     return _drop
+
+
+@pytest.fixture()
+def reject_writes(db_path):
+    """Make the database refuse one kind of write on a table (a trigger that aborts it).
+
+    The statement fails inside whatever transaction runs it, as a full disk or a
+    constraint would make it fail, so a test can check that the whole transaction
+    was rolled back.
+    """
+    from sqlalchemy import text
+
+    def _reject(table: str, action: str) -> None:
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER reject_{action.lower()}_{table} BEFORE {action} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{action} on {table} refused'); END"
+                )
+            )
+
+    return _reject

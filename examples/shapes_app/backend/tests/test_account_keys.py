@@ -49,3 +49,12 @@ def test_revoke_key_not_found(client, fresh):
         assert r.json() == {"detail": "key not found"}
     s = fresh()
     assert [s.get(ApiKey, i).revoked for i in (1, 3)] == [False, False]
+
+
+def test_issue_key_failure_writes_nothing(client, fresh, reject_writes):
+    reject_writes("api_keys", "INSERT")
+    r = client.post("/accounts/2/keys", json={"label": "deploy"})
+    assert r.status_code == 500
+    s = fresh()
+    assert s.execute(select(func.count(ApiKey.id))).scalar_one() == 3
+    assert s.execute(select(ApiKey).where(ApiKey.account_id == 2)).first() is None

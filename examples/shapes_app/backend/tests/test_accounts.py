@@ -87,3 +87,21 @@ def test_close_account(client, fresh):
         assert r.json() == {"detail": "account not found"}
     s = fresh()
     assert s.get(Account, 4).status == "active" and s.get(ApiKey, 3).revoked is False
+
+
+def test_rename_account_failure_writes_nothing(lenient_client, fresh, reject_writes):
+    reject_writes("accounts", "UPDATE")
+    r = lenient_client.put("/accounts/2/display-name", json={"display_name": "Benjamin"})
+    assert r.status_code == 500
+    assert fresh().get(Account, 2).display_name == "Ben"
+
+
+def test_close_account_failure_writes_nothing(lenient_client, fresh, reject_writes):
+    # The account's status is written first, then revoking its key is refused: closing is
+    # one transaction, so the account must stay active.
+    reject_writes("api_keys", "UPDATE")
+    r = lenient_client.post("/accounts/1/close")
+    assert r.status_code == 500
+    s = fresh()
+    assert s.get(Account, 1).status == "active"
+    assert [s.get(ApiKey, i).revoked for i in (1, 2)] == [False, True]

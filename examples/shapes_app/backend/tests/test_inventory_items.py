@@ -134,3 +134,14 @@ def test_delete_item_failure_keeps_the_item(lenient_client, fresh, drop_table):
     r = lenient_client.delete("/inventory/items/3")
     assert r.status_code == 500
     assert fresh().get(Item, 3).sku == "GEAR-A"
+
+
+def test_adjust_stock_failure_writes_nothing(lenient_client, fresh, reject_writes):
+    # The item's new quantity is written first, then the movement insert is refused:
+    # both belong to one transaction, so the quantity must not change either.
+    reject_writes("stock_movements", "INSERT")
+    r = lenient_client.post("/inventory/items/3/adjust", json={"delta": -5, "reason": "sale"})
+    assert r.status_code == 500
+    s = fresh()
+    assert s.get(Item, 3).qty == 15
+    assert s.execute(select(func.count(StockMovement.id))).scalar_one() == 4

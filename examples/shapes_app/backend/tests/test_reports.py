@@ -106,3 +106,33 @@ def test_db_health(client, drop_table):
     detail = r.json()["detail"]
     assert detail["error"] == "database_unavailable"
     assert "no such table: accounts" in detail["message"]
+
+
+def test_create_snapshot_failure_writes_nothing(client, fresh, reject_writes):
+    reject_writes("snapshots", "INSERT")
+    r = client.post("/reports/snapshots", json={})
+    assert r.status_code == 500
+    assert "INSERT on snapshots refused" in str(r.json()["detail"])
+    assert fresh().execute(select(func.count(Snapshot.id))).scalar_one() == 0
+
+
+def test_start_export_run_failure_writes_nothing(lenient_client, fresh, reject_writes):
+    reject_writes("report_runs", "INSERT")
+    r = lenient_client.post("/reports/exports/runs/items")
+    assert r.status_code == 500
+    s = fresh()
+    assert s.execute(select(func.count(ReportRun.id))).scalar_one() == 0
+    assert s.execute(select(func.count(Snapshot.id))).scalar_one() == 0
+
+
+def test_complete_export_run_failure_writes_nothing_of_the_completion(lenient_client, fresh, reject_writes):
+    # Completing the run is refused. Whether the run's `running` row survives depends on
+    # where the transaction boundary is (the start may have committed on its own), so it is
+    # not asserted; the completion and the snapshot after it must not be persisted.
+    reject_writes("report_runs", "UPDATE")
+    r = lenient_client.post("/reports/exports/runs/items")
+    assert r.status_code == 500
+    s = fresh()
+    completed = select(func.count(ReportRun.id)).where((ReportRun.status != "running") | ReportRun.rows.is_not(None))
+    assert s.execute(completed).scalar_one() == 0
+    assert s.execute(select(func.count(Snapshot.id))).scalar_one() == 0

@@ -49,6 +49,37 @@ class AccountKeysHandler:
         return OperationResult.ok(data)
 
 
+class AccountWebhooksHandler:
+    """accounts.webhooks: list and add an account's webhook subscriptions."""
+
+    async def execute(self, ctx: OperationContext) -> OperationResult:
+        from app.hoc.cus.accounts.L5_engines.webhook_engine import (
+            AccountNotFound,
+            WebhookRejected,
+            get_webhook_engine,
+        )
+
+        engine = get_webhook_engine()
+        method = ctx.params.get("method")
+        account_id = ctx.params["account_id"]
+        if method == "list":
+            try:
+                hooks = await engine.list_for_account(ctx.tenant_id, account_id)
+            except AccountNotFound as exc:
+                return OperationResult.fail(str(exc), "NOT_FOUND")
+            return OperationResult.ok(hooks)
+        if method == "subscribe":
+            try:
+                hook = await engine.subscribe(ctx.tenant_id, account_id, ctx.params["event"], ctx.params["url"])
+            except AccountNotFound as exc:
+                return OperationResult.fail(str(exc), "NOT_FOUND")
+            except WebhookRejected as exc:
+                return OperationResult.fail(str(exc), "INVALID")
+            return OperationResult.ok(hook)
+        return OperationResult.fail(f"Unknown method: {method}", "UNKNOWN_METHOD")
+
+
 def register(registry: OperationRegistry) -> None:
     registry.register("accounts.query", AccountsQueryHandler())
     registry.register("accounts.keys", AccountKeysHandler())
+    registry.register("accounts.webhooks", AccountWebhooksHandler())

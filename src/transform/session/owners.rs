@@ -1,0 +1,763 @@
+//! The callers' side of session injection: every call of the driver gets a session, threaded up
+//! through the layers below the one that owns transactions until a function that has one (a
+//! session parameter, the handler's context) or that opens the one the driver used to open; the
+//! driver's commits move there.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
+use std::sync::Arc;
+
+use regex::Regex;
+use tree_sitter::Node;
+
+use super::super::ManualReason;
+use super::driver::{self, DriverRewrite, Unit};
+use crate::config::Config;
+use crate::edit::{self, Edit, FileEdits};
+use crate::fix::primitives;
+use crate::guard::{Guard, ProjectFiles};
+use crate::matching::{CallSite, CallerLookup};
+use crate::python::calls::{enclosing_class, reaches, Reach, Target};
+use crate::python::{self, for_each_node, SourceFile};
+
+/// How far a session is threaded up before the fix gives up (a chain that long is not a driver's).
+const MAX_DEPTH: usize = 6;
+
+/// Something whose calls must now supply a session.
+#[derive(Debug, Clone)]
+struct Need {
+    file: String,
+    module: Option<String>,
+    class: Option<String>,
+    name: String,
+    /// The parameter its calls pass the session as, and its position when it can be positional.
+    param: (String, Option<usize>),
+    depth: usize,
+}
+
+/// A run of statements an owner rewrites: it commits after them and, where it opens the
+/// session, runs them inside the opener.
+#[derive(Debug)]
+struct Region {
+    lines: Range<usize>,
+    session: String,
+    open: Option<String>,
+    /// The enclosing function's text, to pick a fresh name that does not clash.
+    function: Range<usize>,
+}
+
+struct FileWork {
+    file: Arc<SourceFile>,
+    edits: Vec<Edit>,
+    regions: Vec<Region>,
+    imports: Vec<(String, String)>,
+}
+
+/// What threading produced: edits per file and, per moved commit, who commits now.
+pub struct Threaded {
+    pub files: Vec<FileEdits>,
+    pub owners: Vec<String>,
+}
+
+pub struct Threading<'a> {
+    lookup: &'a dyn CallerLookup,
+    files_on_disk: &'a dyn ProjectFiles,
+    config: &'a Config,
+    driver: &'a DriverRewrite,
+    driver_file: &'a SourceFile,
+    driver_module: Option<String>,
+    unit_range: Range<usize>,
+    files: BTreeMap<String, FileWork>,
+    threaded: HashSet<(String, usize)>,
+    owners: Vec<String>,
+}
+
+fn name_of<'a>(file: &'a SourceFile, node: Node) -> &'a str {
+    node.child_by_field_name("name").map_or("", |n| file.node_text(n))
+}
+
+fn location(file: &SourceFile, node: Node) -> String {
+    format!("{}:{}", file.rel_path, file.line_col(node.start_byte()).0)
+}
+
+impl<'a> Threading<'a> {
+    pub fn new(
+        lookup: &'a dyn CallerLookup,
+        files_on_disk: &'a dyn ProjectFiles,
+        config: &'a Config,
+        driver: &'a DriverRewrite,
+        driver_file: &'a SourceFile,
+        driver_module: Option<String>,
+        unit_range: Range<usize>,
+    ) -> Self {
+        Threading {
+            lookup,
+            files_on_disk,
+            config,
+            driver,
+            driver_file,
+            driver_module,
+            unit_range,
+            files: BTreeMap::new(),
+            threaded: HashSet::new(),
+            owners: Vec::new(),
+        }
+    }
+
+    fn commits(&self) -> bool {
+        !self.driver.committed.is_empty()
+    }
+
+    /// The rank of a file's layer (`l4` → 4) and the rank of the layer that owns transactions.
+    fn ranks(&self, rel_path: &str) -> (Option<u32>, u32) {
+        let rank = |rel: &str| {
+            let layer = self.config.layers.classify(rel).layer?;
+            layer.chars().filter(char::is_ascii_digit).collect::<String>().parse().ok()
+        };
+        let owner = rank(&format!("{}/x.py", self.config.file.registry.handlers_dir)).unwrap_or(4);
+        (rank(rel_path), owner)
+    }
+
+    pub fn run(mut self) -> Result<Threaded, ManualReason> {
+        let first = Need {
+            file: self.driver_file.rel_path.clone(),
+            module: self.driver_module.clone(),
+            class: None,
+            name: self.driver.unit.name().to_string(),
+            param: self.driver.call_param.clone(),
+            depth: 0,
+        };
+        let mut queue = vec![first];
+        let mut sites_seen = 0;
+        while let Some(need) = queue.pop() {
+            if need.depth > MAX_DEPTH {
+                return Err(format!(
+                    "the session would be threaded through more than {MAX_DEPTH} callers of `{}`",
+                    need.name
+                ));
+            }
+            let sites = self.resolve(&need)?;
+            if sites.is_empty() && self.commits() {
+                return Err(format!(
+                    "no caller of `{}` in the project could commit the session (it has none); the writes of `{}` would have no owner",
+                    need.name,
+                    self.driver.committed.join("`, `")
+                ));
+            }
+            sites_seen += sites.len();
+            for site in sites {
+                queue.extend(self.supply(&site, &need)?);
+            }
+        }
+        if sites_seen == 0 && !self.commits() && self.driver_module.is_none() {
+            return Err("the driver is not under an import root, its callers cannot be found".into());
+        }
+        self.finish()
+    }
+
+    /// The calls of `need` in the project, resolved through their modules' bindings.
+    fn resolve(&self, need: &Need) -> Result<Vec<CallSite>, ManualReason> {
+        let target =
+            Target { file: &need.file, module: need.module.as_deref(), class: need.class.as_deref(), name: &need.name };
+        for site in self.lookup.aliased_imports(&need.name) {
+            let root = site.file.tree.root_node();
+            let stmt = root.descendant_for_byte_range(site.call.start, site.call.end);
+            let module = stmt.and_then(|s| s.child_by_field_name("module_name")).map(|m| site.file.node_text(m));
+            let resolved = match (module, &site.module) {
+                (Some(reference), Some(importer)) => {
+                    Some(python::resolve_module(reference, importer, site.file.rel_path.ends_with("__init__.py")))
+                }
+                _ => None,
+            };
+            if resolved.is_none() || resolved.as_deref() == need.module.as_deref() {
+                return Err(format!("`{}` is imported under another name at {}", need.name, site.file.rel_path));
+            }
+        }
+        let mut out = Vec::new();
+        for site in self.lookup.call_sites(&need.name) {
+            let Some(call) = call_node(&site) else {
+                return Err(format!("a call of `{}` in {} could not be read", need.name, site.file.rel_path));
+            };
+            match reaches(&site.file, site.module.as_deref(), call, &target) {
+                Reach::No => continue,
+                Reach::Unknown => {
+                    return Err(format!(
+                        "the call of `{}` at {} cannot be resolved; pass the session there by hand",
+                        need.name,
+                        location(&site.file, call)
+                    ))
+                }
+                Reach::Yes => out.push(site),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Gives one call a session; returns what must be threaded further.
+    fn supply(&mut self, site: &CallSite, need: &Need) -> Result<Vec<Need>, ManualReason> {
+        let file = site.file.clone();
+        let call = call_node(site).ok_or("a call site could not be read")?;
+        let here = location(&file, call);
+        if file.rel_path == self.driver_file.rel_path
+            && self.unit_range.start <= call.start_byte()
+            && call.end_byte() <= self.unit_range.end
+        {
+            return Err(format!("`{}` calls itself at {here}", need.name));
+        }
+        let function = python::enclosing_function(call)
+            .ok_or_else(|| format!("`{}` is called at module level ({here})", need.name))?;
+        let stmt = python::enclosing_statement(call).ok_or("a call outside any statement")?;
+        if let Some(global) = singleton(&file, function, stmt) {
+            return Err(format!(
+                "`{}` caches the driver in the global `{global}` ({here}): the cached object would keep the first caller's session; make it a plain factory first",
+                python::enclosing_names(&file, call).0
+            ));
+        }
+        if self.commits() {
+            if let Some(other) = self.other_session_owner(&file, function) {
+                return Err(format!(
+                    "`{}` also calls `{other}`, which opens a session of its own: holding the driver's transaction open across it could block on its writes or reorder them; migrate both together",
+                    python::enclosing_names(&file, call).0
+                ));
+            }
+        }
+        let session_like = driver::session_like();
+        let passes = passed_session(&file, call, &need.param);
+        let params = driver::parameters(&file, function);
+        let (rank, owner_rank) = self.ranks(&file.rel_path);
+        let function_name = python::enclosing_names(&file, call).0;
+
+        // The caller already passes a session it has, or has one in scope.
+        let param = match &passes {
+            Some(expr) => params.iter().find(|(n, _, _)| n == expr).cloned(),
+            None => params.iter().find(|(n, _, _)| session_like.is_match(n)).cloned(),
+        };
+        if let Some(expr) = &passes {
+            if param.is_none() {
+                // `ctx.session`, a local: the function that has it owns it.
+                return self.own(&file, function, call, expr, None, &function_name).map(|_| Vec::new());
+            }
+        }
+        if let Some((name, optional, node)) = param {
+            if driver::parameter_is_async(&file, function, node, &name).is_some_and(|a| a != self.driver.is_async) {
+                return Err(format!(
+                    "`{function_name}` at {here} has a {} session and the driver needs a{} one",
+                    if self.driver.is_async { "sync" } else { "async" },
+                    if self.driver.is_async { "n async" } else { " sync" }
+                ));
+            }
+            if passes.is_none() {
+                self.edit(&file, add_argument(&file, call, "session", &name)?);
+            }
+            if optional {
+                // `session=None` means "open one": callers must now always pass it.
+                let params_node = function.child_by_field_name("parameters").ok_or("no parameters")?;
+                let edits = driver::make_keyword_required(&file, params_node, node, &name)?;
+                for e in edits {
+                    self.edit(&file, e);
+                }
+                let position = driver::positional_index(&file, function, node)
+                    .filter(|_| !driver::defaults_before(function, node));
+                return self.thread_up(&file, function, need.depth, (name, position)).map(|n| vec![n]);
+            }
+            // The owner layer, or an entry point above it (an endpoint's request session).
+            if !rank.is_some_and(|r| r > owner_rank) {
+                return self.own(&file, function, call, &name, None, &function_name).map(|_| Vec::new());
+            }
+            if self.commits() {
+                // Below the owner: whoever passes the session in must commit it.
+                let position = driver::positional_index(&file, function, node);
+                return self.thread_up(&file, function, need.depth, (name, position)).map(|n| vec![n]);
+            }
+            return Ok(Vec::new());
+        }
+        if let Some(local) = local_session(&file, function, call.start_byte()) {
+            self.edit(&file, add_argument(&file, call, "session", &local)?);
+            return self.own(&file, function, call, &local, None, &function_name).map(|_| Vec::new());
+        }
+        let context = &self.config.file.registry;
+        let ctx = params.iter().find(|(n, _, node)| {
+            n == "ctx"
+                || node
+                    .child_by_field_name("type")
+                    .is_some_and(|t| file.node_text(t).trim_matches('"') == context.context)
+        });
+        if let (Some((ctx, _, _)), true) = (ctx, rank == Some(owner_rank)) {
+            if self.driver.is_async == context.context_session_async {
+                let expr = format!("{ctx}.{}", context.context_session);
+                self.edit(&file, add_argument(&file, call, "session", &expr)?);
+                return self.own(&file, function, call, &expr, None, &function_name).map(|_| Vec::new());
+            }
+        }
+        if rank.is_some_and(|r| r > owner_rank) {
+            if mentions(&file, function, "session") {
+                return Err(format!("`{function_name}` at {here} already uses the name `session` for something else"));
+            }
+            self.edit(&file, add_argument(&file, call, "session", "session")?);
+            let params_node = function.child_by_field_name("parameters").ok_or("no parameters")?;
+            if self.threaded.insert((file.rel_path.clone(), function.start_byte())) {
+                let (declared, import) = driver::session_parameter(&file, "session", self.driver.session_type.as_ref());
+                self.edit(&file, driver::add_keyword_parameter(params_node, &declared));
+                if let Some(import) = import {
+                    self.edit(&file, import);
+                }
+            }
+            return self.thread_up(&file, function, need.depth, ("session".into(), None)).map(|n| vec![n]);
+        }
+        // The owner (or an entry point) with no session: it opens the one the driver opened.
+        if mentions(&file, function, "session") {
+            return Err(format!("`{function_name}` at {here} already uses the name `session` for something else"));
+        }
+        self.edit(&file, add_argument(&file, call, "session", "session")?);
+        let header = self.driver.opener.header.replace("{}", "session");
+        self.import_opener(&file)?;
+        self.own(&file, function, call, "session", Some(header), &function_name).map(|_| Vec::new())
+    }
+
+    /// The function's own callers must now pass the session it takes.
+    fn thread_up(
+        &mut self,
+        file: &SourceFile,
+        function: Node,
+        depth: usize,
+        param: (String, Option<usize>),
+    ) -> Result<Need, ManualReason> {
+        let module = python::module_name(&file.rel_path, &self.config.file.python.import_roots);
+        let name = name_of(file, function).to_string();
+        let class = function
+            .child_by_field_name("body")
+            .and_then(enclosing_class)
+            .filter(|c| c.parent().is_some_and(|p| p.kind() == "module"));
+        let nested = python::enclosing_function(function).is_some();
+        match (class, nested) {
+            (_, true) => Err(format!("`{name}` in {} is a nested function; thread the session by hand", file.rel_path)),
+            (Some(class), _) if name == "__init__" => Ok(Need {
+                file: file.rel_path.clone(),
+                module,
+                class: None,
+                name: name_of(file, class).to_string(),
+                param,
+                depth: depth + 1,
+            }),
+            (Some(class), _) => Ok(Need {
+                file: file.rel_path.clone(),
+                module,
+                class: Some(name_of(file, class).to_string()),
+                name,
+                param,
+                depth: depth + 1,
+            }),
+            (None, _) => Ok(Need { file: file.rel_path.clone(), module, class: None, name, param, depth: depth + 1 }),
+        }
+    }
+
+    /// `function` owns the session: it commits after the statements that use the driver.
+    fn own(
+        &mut self,
+        file: &Arc<SourceFile>,
+        function: Node,
+        call: Node,
+        session: &str,
+        open: Option<String>,
+        function_name: &str,
+    ) -> Result<(), ManualReason> {
+        let stmt = python::enclosing_statement(call).ok_or("a call outside any statement")?;
+        let call_range = call.byte_range();
+        let commits_already = file.text[stmt.end_byte()..function.end_byte()].contains(&format!("{session}.commit()"));
+        if (!self.commits() || commits_already) && open.is_none() {
+            return Ok(());
+        }
+        if self.driver.is_async && !file.node_text(function).starts_with("async") {
+            return Err(format!(
+                "`{function_name}` ({}) would have to await the driver's async session but is not async",
+                location(file, stmt)
+            ));
+        }
+        // A class driver is used after its construction: the rest of the block needs the session.
+        let last = match (&self.driver.unit, stmt.parent()) {
+            (Unit::Class(_), Some(block)) => primitives::statements(block).last().copied().unwrap_or(stmt),
+            _ => stmt,
+        };
+        let lines = file.line_range(stmt.start_byte()..last.end_byte());
+        if open.is_some() {
+            if let Some(escaping) = escapes(file, stmt, last, call_range.clone()) {
+                return Err(format!(
+                    "`{function_name}` returns `{escaping}`, which holds the driver ({}): a session it opened would be closed under it",
+                    location(file, stmt)
+                ));
+            }
+        }
+        let work = self.work(file);
+        if work.regions.iter().any(|r| r.lines.start < lines.end && lines.start < r.lines.end) {
+            return Err(format!(
+                "`{function_name}` uses the driver twice in one block; move the session there by hand"
+            ));
+        }
+        work.regions.push(Region { lines, session: session.to_string(), open, function: function.byte_range() });
+        if self.commits() {
+            self.owners.push(format!("`{function_name}` ({}) commits", location(file, stmt)));
+        }
+        Ok(())
+    }
+
+    fn work(&mut self, file: &Arc<SourceFile>) -> &mut FileWork {
+        self.files.entry(file.rel_path.clone()).or_insert_with(|| FileWork {
+            file: file.clone(),
+            edits: Vec::new(),
+            regions: Vec::new(),
+            imports: Vec::new(),
+        })
+    }
+
+    fn edit(&mut self, file: &Arc<SourceFile>, edit: Edit) {
+        let work = self.work(file);
+        if !work.edits.contains(&edit) {
+            work.edits.push(edit);
+        }
+    }
+
+    /// The owner's module imports what the opener reads, from where the driver imports it.
+    fn import_opener(&mut self, file: &Arc<SourceFile>) -> Result<(), ManualReason> {
+        let bindings = python::scope::module_bindings(&self.driver_file.tree, self.driver_file.bytes());
+        let mut imports = Vec::new();
+        for name in &self.driver.opener.reads {
+            let binding = bindings.iter().rev().find(|b| &b.name == name);
+            let (module, member) = match binding.map(|b| &b.kind) {
+                Some(python::scope::BindingKind::Import { module, imported: Some(member), level }) => {
+                    let reference = format!("{}{module}", ".".repeat(*level));
+                    let importer = self.driver_module.clone().ok_or("the driver is not under an import root")?;
+                    (
+                        python::resolve_module(
+                            &reference,
+                            &importer,
+                            self.driver_file.rel_path.ends_with("__init__.py"),
+                        ),
+                        member.clone(),
+                    )
+                }
+                Some(python::scope::BindingKind::Import { .. }) => {
+                    return Err(format!(
+                        "`{name}`, which opens the session, is a module import; open the session by hand"
+                    ))
+                }
+                Some(_) => (self.driver_module.clone().ok_or("the driver is not under an import root")?, name.clone()),
+                None => continue,
+            };
+            if &module != name {
+                imports.push((module, member));
+            }
+        }
+        self.work(file).imports.extend(imports);
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Threaded, ManualReason> {
+        let commit =
+            |s: &str| if self.driver.is_async { format!("await {s}.commit()") } else { format!("{s}.commit()") };
+        let rollback =
+            |s: &str| if self.driver.is_async { format!("await {s}.rollback()") } else { format!("{s}.rollback()") };
+        let mut files = Vec::new();
+        for (path, work) in self.files {
+            let file = &work.file;
+            let mut edits: Vec<Edit> = Vec::new();
+            let mut inner: Vec<&Edit> = work.edits.iter().collect();
+            for region in &work.regions {
+                let (within, outside): (Vec<&Edit>, Vec<&Edit>) = inner
+                    .into_iter()
+                    .partition(|e| region.lines.start <= e.range.start && e.range.end <= region.lines.end);
+                inner = outside;
+                let shifted: Vec<Edit> = within
+                    .iter()
+                    .map(|e| {
+                        Edit::replace(
+                            e.range.start - region.lines.start..e.range.end - region.lines.start,
+                            e.content.clone(),
+                        )
+                    })
+                    .collect();
+                let text = edit::apply(&file.text[region.lines.clone()], &shifted).map_err(|e| e.to_string())?;
+                let taken = &file.text[region.function.clone()];
+                let fresh = fresh_name("outcome", taken);
+                let committing = !self.driver.committed.is_empty();
+                let rewritten = owner_block(
+                    &text,
+                    file.newline(),
+                    committing.then(|| commit(&region.session)).as_deref(),
+                    (committing && self.driver.rolled_back).then(|| rollback(&region.session)).as_deref(),
+                    region.open.as_deref(),
+                    &fresh,
+                )?;
+                edits.push(Edit::replace(region.lines.clone(), rewritten));
+            }
+            edits.extend(inner.into_iter().cloned());
+            let mut seen = HashSet::new();
+            for (module, member) in &work.imports {
+                if seen.insert((module.clone(), member.clone()))
+                    && !primitives::has_import(file, module, Some(member), None)
+                {
+                    edits.extend(primitives::add_import(file, module, Some(member), None));
+                }
+            }
+            files.push(FileEdits::edit(path, edits));
+        }
+        Ok(Threaded { files, owners: self.owners })
+    }
+}
+
+impl Threading<'_> {
+    /// A function called in `function` that lives in a driver layer and opens its own session
+    /// (another driver not migrated with this one).
+    fn other_session_owner(&self, file: &SourceFile, function: Node) -> Option<String> {
+        let guard = Guard::new(self.config);
+        let (_, owner_rank) = self.ranks(&file.rel_path);
+        let module = python::module_name(&file.rel_path, &self.config.file.python.import_roots);
+        let mut bindings = python::scope::module_bindings(&file.tree, file.bytes());
+        for_each_node(function, |n| {
+            if matches!(n.kind(), "import_from_statement" | "import_statement") {
+                bindings.extend(python::scope::module_bindings_of_statement(file.bytes(), n));
+            }
+        });
+        let factory = Regex::new(&self.driver.factories).ok()?;
+        let mut found = None;
+        for_each_node(function, |n| {
+            if found.is_some() || n.kind() != "call" {
+                return;
+            }
+            let Some(callee) = n.child_by_field_name("function") else { return };
+            let (head, member) = match callee.kind() {
+                "identifier" => (file.node_text(callee), None),
+                "attribute" => match (callee.child_by_field_name("object"), callee.child_by_field_name("attribute")) {
+                    (Some(o), Some(a)) if o.kind() == "identifier" => (file.node_text(o), Some(file.node_text(a))),
+                    _ => return,
+                },
+                _ => return,
+            };
+            let Some(binding) = bindings.iter().rev().find(|b| b.name == head) else { return };
+            let python::scope::BindingKind::Import { module: m, imported, level } = &binding.kind else { return };
+            let absolute = match (level, &module) {
+                (0, _) => m.clone(),
+                (_, Some(importer)) => python::resolve_module(
+                    &format!("{}{m}", ".".repeat(*level)),
+                    importer,
+                    file.rel_path.ends_with("__init__.py"),
+                ),
+                _ => return,
+            };
+            // `from m import f` → (m, f); `from p import m` + `m.f()` → (p.m, f).
+            let (target_module, name) = match (imported, member) {
+                (Some(i), None) => (absolute, i.clone()),
+                (Some(i), Some(f)) => (format!("{absolute}.{i}"), f.to_string()),
+                (None, Some(f)) => (absolute, f.to_string()),
+                (None, None) => return,
+            };
+            let Some(target) = guard.module_file(self.files_on_disk, &target_module) else { return };
+            if target.rel_path == self.driver_file.rel_path && name == self.driver.unit.name() {
+                return;
+            }
+            if !self.ranks(&target.rel_path).0.is_some_and(|r| r > owner_rank) {
+                return;
+            }
+            let Some(def) = python::top_level_definition(&target, "function_definition", &name) else { return };
+            let mut opens = false;
+            for_each_node(def, |c| {
+                opens |= c.kind() == "call"
+                    && c.child_by_field_name("function").is_some_and(|f| factory.is_match(target.node_text(f)));
+            });
+            if opens {
+                found = Some(name);
+            }
+        });
+        found
+    }
+}
+
+/// The global a statement assigns the driver to, when its function declares it `global`.
+fn singleton(file: &SourceFile, function: Node, stmt: Node) -> Option<String> {
+    let assign = stmt.named_child(0).filter(|a| a.kind() == "assignment")?;
+    let target = file.node_text(assign.child_by_field_name("left")?).to_string();
+    let mut global = false;
+    for_each_node(function, |n| {
+        if n.kind() == "global_statement" {
+            let mut cursor = n.walk();
+            global |= n.named_children(&mut cursor).any(|g| file.node_text(g) == target);
+        }
+    });
+    global.then_some(target)
+}
+
+/// A name `first` binds to the driver itself (the call is its whole value) that a `return` up to
+/// `last` hands out.
+fn escapes(file: &SourceFile, first: Node, last: Node, call: Range<usize>) -> Option<String> {
+    let assign = first.named_child(0).filter(|a| a.kind() == "assignment")?;
+    let value = assign.child_by_field_name("right")?;
+    let value = if value.kind() == "await" { value.named_child(0)? } else { value };
+    if value.byte_range() != call {
+        return None;
+    }
+    let bound = file.node_text(assign.child_by_field_name("left")?).to_string();
+    let word = Regex::new(&format!(r"\b{}\b", regex::escape(&bound))).ok()?;
+    let mut found = None;
+    let mut node = Some(first);
+    while let Some(stmt) = node {
+        for_each_node(stmt, |n| {
+            if n.kind() == "return_statement" && n.named_child(0).is_some_and(|v| word.is_match(file.node_text(v))) {
+                found = Some(bound.clone());
+            }
+        });
+        if stmt.id() == last.id() {
+            break;
+        }
+        node = stmt.next_named_sibling();
+    }
+    found
+}
+
+/// The call node a call site points at.
+fn call_node(site: &CallSite) -> Option<Node<'_>> {
+    let root = site.file.tree.root_node();
+    let mut node = root.descendant_for_byte_range(site.call.start, site.call.end)?;
+    while node.kind() != "call" || node.byte_range() != site.call {
+        node = node.parent()?;
+    }
+    Some(node)
+}
+
+/// The expression a call passes for the session parameter (by keyword or at its position).
+fn passed_session(file: &SourceFile, call: Node, (name, position): &(String, Option<usize>)) -> Option<String> {
+    let args = call.child_by_field_name("arguments")?;
+    let mut cursor = args.walk();
+    let list: Vec<Node> = args.named_children(&mut cursor).filter(|a| a.kind() != "comment").collect();
+    let keyword = list.iter().find_map(|a| {
+        (a.kind() == "keyword_argument" && a.child_by_field_name("name").is_some_and(|n| file.node_text(n) == name))
+            .then(|| a.child_by_field_name("value").map(|v| file.node_text(v).to_string()))
+            .flatten()
+    });
+    let positional: Vec<&Node> =
+        list.iter().filter(|a| !matches!(a.kind(), "keyword_argument" | "dictionary_splat")).collect();
+    keyword.or_else(|| position.and_then(|i| positional.get(i)).map(|a| file.node_text(**a).to_string()))
+}
+
+/// A session the function itself opened before `before` (`async with F() as session:` around it).
+fn local_session(file: &SourceFile, function: Node, before: usize) -> Option<String> {
+    let session_like = driver::session_like();
+    let mut found = None;
+    for_each_node(function, |n| {
+        if n.kind() == "with_statement" && n.start_byte() < before && before < n.end_byte() {
+            let header = file.node_text(n).split(':').next().unwrap_or_default().to_string();
+            if let Some(alias) = header.rsplit(" as ").next().filter(|_| header.contains(" as ")) {
+                let alias = alias.trim();
+                if session_like.is_match(alias) {
+                    found = Some(alias.to_string());
+                }
+            }
+        }
+    });
+    found
+}
+
+/// Whether the function binds or reads `name` as a variable (not as `x.name` or `f(name=...)`).
+fn mentions(file: &SourceFile, function: Node, name: &str) -> bool {
+    let mut found = false;
+    for_each_node(function, |n| {
+        let attribute_or_keyword = n.parent().is_some_and(|p| {
+            (p.kind() == "attribute" && p.child_by_field_name("attribute") == Some(n))
+                || (p.kind() == "keyword_argument" && p.child_by_field_name("name") == Some(n))
+        });
+        found |= n.kind() == "identifier" && file.node_text(n) == name && !attribute_or_keyword;
+    });
+    found
+}
+
+fn fresh_name(base: &str, taken: &str) -> String {
+    let mut candidate = base.to_string();
+    let mut i = 1;
+    while Regex::new(&format!(r"\b{candidate}\b")).expect("identifier").is_match(taken) {
+        i += 1;
+        candidate = format!("{base}_{i}");
+    }
+    candidate
+}
+
+/// `f(a)` → `f(a, session=X)`.
+fn add_argument(file: &SourceFile, call: Node, name: &str, value: &str) -> Result<Edit, ManualReason> {
+    let args = call.child_by_field_name("arguments").ok_or("a call without arguments")?;
+    if args.kind() != "argument_list" {
+        return Err(format!("the call at {} takes a generator expression", location(file, call)));
+    }
+    let mut cursor = args.walk();
+    let last = args.named_children(&mut cursor).filter(|a| a.kind() != "comment").last();
+    Ok(match last {
+        Some(last) => Edit::insert(last.end_byte(), format!(", {name}={value}")),
+        None => Edit::insert(args.start_byte() + 1, format!("{name}={value}")),
+    })
+}
+
+/// The statements of an owner, made to commit (before each `return` and at the end), to roll
+/// back and re-raise on error, and to run inside `open` when the owner opens the session.
+fn owner_block(
+    text: &str,
+    newline: &str,
+    commit: Option<&str>,
+    rollback: Option<&str>,
+    open: Option<&str>,
+    fresh: &str,
+) -> Result<String, ManualReason> {
+    let indent: String = text.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+    let dedented = primitives::reindent(text, &indent, "");
+    let mut body = dedented.clone();
+    if let Some(commit) = commit {
+        let tree = python::parse_text(&dedented).map_err(|e| e.to_string())?;
+        let source = dedented.as_bytes();
+        let mut edits = Vec::new();
+        let mut returns = Vec::new();
+        for_each_node(tree.root_node(), |n| {
+            if n.kind() == "return_statement"
+                && !std::iter::successors(n.parent(), |p| p.parent())
+                    .any(|p| matches!(p.kind(), "function_definition" | "lambda"))
+            {
+                returns.push(n);
+            }
+        });
+        for ret in &returns {
+            let line_start = dedented[..ret.start_byte()].rfind('\n').map_or(0, |i| i + 1);
+            let pad = &dedented[line_start..ret.start_byte()];
+            let value = ret.named_child(0).map(|v| v.utf8_text(source).unwrap_or_default().to_string());
+            // The returned expression runs before the commit when it may write (an awaited call).
+            let may_write = |v: &str| if commit.starts_with("await") { v.contains("await") } else { v.contains('(') };
+            let replacement = match value {
+                Some(v) if may_write(&v) => {
+                    format!("{fresh} = {v}{newline}{pad}{commit}{newline}{pad}return {fresh}")
+                }
+                _ => format!("{commit}{newline}{pad}{}", ret.utf8_text(source).unwrap_or_default()),
+            };
+            edits.push(Edit::replace(ret.byte_range(), replacement));
+        }
+        body = edit::apply(&dedented, &edits).map_err(|e| e.to_string())?;
+        let last_is_exit = {
+            let root = tree.root_node();
+            let stmts = primitives::statements(root);
+            stmts.last().is_some_and(|s| matches!(s.kind(), "return_statement" | "raise_statement"))
+        };
+        if !last_is_exit {
+            if !body.ends_with('\n') {
+                body.push_str(newline);
+            }
+            body.push_str(commit);
+            body.push_str(newline);
+        }
+    }
+    if let Some(rollback) = rollback {
+        body = format!(
+            "try:{newline}{}except Exception:{newline}    {rollback}{newline}    raise{newline}",
+            primitives::indent_lines(&body, "    ", newline)
+        );
+    }
+    if let Some(open) = open {
+        body = format!("{open}{newline}{}", primitives::indent_lines(&body, "    ", newline));
+    }
+    let out = primitives::indent_lines(&body, &indent, newline);
+    if !python::is_valid_python(&primitives::reindent(&out, &indent, "")) && open.is_none() && rollback.is_none() {
+        return Err("the owner's statements would not parse after adding the commit".into());
+    }
+    Ok(out)
+}
