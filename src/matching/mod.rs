@@ -62,6 +62,22 @@ pub struct CallSite {
     pub call: std::ops::Range<usize>,
 }
 
+impl CallSite {
+    /// For an aliased import site (`from m import f as g`): whether `m` may be `module` (also when
+    /// either cannot be resolved), so that calls through the alias may reach the function.
+    pub fn may_import_from(&self, module: Option<&str>) -> bool {
+        let root = self.file.tree.root_node();
+        let stmt = root.descendant_for_byte_range(self.call.start, self.call.end);
+        let reference = stmt.and_then(|s| s.child_by_field_name("module_name")).map(|m| self.file.node_text(m));
+        match (reference, &self.module, module) {
+            (Some(reference), Some(importer), Some(wanted)) => {
+                python::resolve_module(reference, importer, self.file.rel_path.ends_with("__init__.py")) == wanted
+            }
+            _ => true,
+        }
+    }
+}
+
 /// Finds the call sites of a function by name across the project.
 pub trait CallerLookup: Sync {
     fn call_sites(&self, name: &str) -> Vec<CallSite>;
@@ -357,18 +373,7 @@ fn every_caller_has(m: &Matcher, node: Node, ctx: &FileContext) -> bool {
         .map(|n| ctx.file.node_text(n).to_string());
     let target =
         Target { file: &ctx.file.rel_path, module: ctx.module.as_deref(), class: class.as_deref(), name: &name };
-    let aliased = lookup.aliased_imports(&name).iter().any(|site| {
-        let root = site.file.tree.root_node();
-        let stmt = root.descendant_for_byte_range(site.call.start, site.call.end);
-        let module = stmt.and_then(|s| s.child_by_field_name("module_name")).map(|m| site.file.node_text(m));
-        match (module, &site.module, target.module) {
-            (Some(reference), Some(importer), Some(wanted)) => {
-                python::resolve_module(reference, importer, site.file.rel_path.ends_with("__init__.py")) == wanted
-            }
-            _ => true,
-        }
-    });
-    if aliased {
+    if lookup.aliased_imports(&name).iter().any(|site| site.may_import_from(target.module)) {
         return false;
     }
     let mut reached = 0;

@@ -4,7 +4,7 @@
 use tree_sitter::Node;
 
 use super::scope::{module_bindings, module_bindings_of_statement, BindingKind, ModuleBinding};
-use super::{enclosing_function, for_each_node, parameter_name, resolve_module, SourceFile};
+use super::{absolute_import, enclosing_function, for_each_node, parameter_name, SourceFile};
 
 /// The function a caller may reach: its file, module, class (for a method) and name.
 #[derive(Debug, Clone, Copy)]
@@ -295,14 +295,8 @@ impl<'f> Resolver<'f> {
         let root = self.file.tree.root_node();
         match &binding.kind {
             BindingKind::Import { module, imported, level } => {
-                let module = match (level, self.module) {
-                    (0, _) => module.clone(),
-                    (_, Some(importer)) => resolve_module(
-                        &format!("{}{module}", ".".repeat(*level)),
-                        importer,
-                        self.file.rel_path.ends_with("__init__.py"),
-                    ),
-                    (_, None) => return Meaning::Opaque,
+                let Some(module) = absolute_import(self.file, self.module, module, *level) else {
+                    return Meaning::Opaque;
                 };
                 Meaning::Import { module, member: imported.clone() }
             }
@@ -354,6 +348,15 @@ mod tests {
         let src = "from app import d\nfrom app.d import save\nfrom app.cache import Cache\nimport app.d as dd\n\n\
                    def f(x):\n    d.save(1)\n    save(2)\n    dd.save(3)\n    cache = Cache()\n    cache.save(4)\n    x.save(5)\n";
         assert_eq!(reach(src, SAVE), vec![Reach::Yes, Reach::Yes, Reach::Yes, Reach::No, Reach::Unknown]);
+    }
+
+    #[test]
+    fn lazy_imports_and_constructions_inside_the_caller() {
+        let src = "def f():\n    from app.d import save\n    save(1)\n\n\ndef g():\n    from app.other import save\n    save(2)\n";
+        assert_eq!(reach(src, SAVE), vec![Reach::Yes, Reach::No]);
+        let class = Target { file: "app/h.py", module: Some("app.h"), class: None, name: "Driver" };
+        let src = "class Driver:\n    pass\n\n\ndef make():\n    return Driver()\n";
+        assert_eq!(reach(src, class), vec![Reach::Yes]);
     }
 
     #[test]

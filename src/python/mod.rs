@@ -158,6 +158,16 @@ pub fn resolve_module(reference: &str, importer: &str, importer_is_package: bool
     base.join(".")
 }
 
+/// The absolute module an import in `file` (module `importer`) names: `level` leading dots
+/// resolved against the file's package; `None` for a relative import outside the import roots.
+pub fn absolute_import(file: &SourceFile, importer: Option<&str>, module: &str, level: usize) -> Option<String> {
+    if level == 0 {
+        return Some(module.to_string());
+    }
+    let reference = format!("{}{module}", ".".repeat(level));
+    Some(resolve_module(&reference, importer?, file.rel_path.ends_with("__init__.py")))
+}
+
 /// Statement-level node kinds: the units that delete/insert fixes and extraction work on.
 pub fn is_statement(node: Node) -> bool {
     node.parent().is_some_and(|p| matches!(p.kind(), "module" | "block"))

@@ -8,7 +8,7 @@ use minijinja::Value;
 use regex::Regex;
 use tree_sitter::Node;
 
-use super::{ManualReason, TransformCall, TransformOutput};
+use super::{fresh, ManualReason, TransformCall, TransformOutput};
 use crate::edit::{self, Edit, FileEdits};
 use crate::fix::primitives;
 use crate::fix::sources::Sources;
@@ -77,14 +77,6 @@ pub fn validate(table: &toml::Table) -> Result<(), String> {
 
 fn line_of(file: &SourceFile, node: Node) -> usize {
     file.line_col(node.start_byte()).0
-}
-
-/// `base`, or `base_2`, `base_3`... whichever `taken` does not contain.
-fn fresh(base: &str, taken: &dyn Fn(&str) -> bool) -> String {
-    if !taken(base) {
-        return base.to_string();
-    }
-    (2..).map(|i| format!("{base}_{i}")).find(|c| !taken(c)).unwrap_or_else(|| base.to_string())
 }
 
 /// `Base`, or `Base2`, `Base3`... (class names take no separator).

@@ -37,18 +37,27 @@ pub struct TransformOutput {
 /// A reason why the match must be fixed by hand (the change set becomes `manual`).
 pub type ManualReason = String;
 
+/// `base`, or `base_2`, `base_3`... whichever `taken` does not contain.
+fn fresh(base: &str, taken: &dyn Fn(&str) -> bool) -> String {
+    if !taken(base) {
+        return base.to_string();
+    }
+    (2..).map(|i| format!("{base}_{i}")).find(|c| !taken(c)).unwrap_or_else(|| base.to_string())
+}
+
 const KNOWN: &[&str] = &["inject-session", "extract-to-driver"];
 
 /// Checks at load time that a recipe names a known transform with parameters it accepts.
 pub fn validate(name: &str, params: &toml::Table) -> Result<(), String> {
     let allowed: &[&str] = match name {
-        "inject-session" => &[],
+        "inject-session" => session::PARAMS,
         "extract-to-driver" => extract::PARAMS,
         _ => return Err(format!("unknown transform `{name}`; known transforms: {}", KNOWN.join(", "))),
     };
     match params.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(key) => Err(format!("transform `{name}` has no parameter `{key}` (accepted: {})", allowed.join(", "))),
         None if name == "extract-to-driver" => extract::validate(params),
+        None if name == "inject-session" => session::validate(params),
         None => Ok(()),
     }
 }

@@ -8,23 +8,11 @@ use regex::Regex;
 use tree_sitter::Node;
 
 use super::super::ManualReason;
+use super::Factories;
 use crate::config::RegistryConfig;
 use crate::edit::{self, Edit};
 use crate::fix::primitives;
 use crate::python::{self, for_each_node, SourceFile};
-
-/// Callees that open a session or build the engine one is opened on.
-fn factory_regex() -> Regex {
-    Regex::new(
-        r"^(?:[A-Za-z_][\w.]*\.)?(Session|AsyncSession|sessionmaker|async_sessionmaker|create_engine|create_async_engine|get_session|get_async_session|get_engine|get_async_engine|SessionLocal|AsyncSessionLocal|async_session_context|session_context|session_scope)$",
-    )
-    .expect("constant regex")
-}
-
-fn engine_regex() -> Regex {
-    Regex::new(r"^(?:[A-Za-z_][\w.]*\.)?(create_engine|create_async_engine|get_engine|get_async_engine)$")
-        .expect("constant regex")
-}
 
 /// Names a session parameter or attribute goes by.
 pub fn session_like() -> Regex {
@@ -65,10 +53,6 @@ pub struct DriverRewrite {
     pub committed: Vec<String>,
     pub rolled_back: bool,
     pub opener: Opener,
-    /// The name a function driver's injected parameter has (the one its body reads).
-    pub parameter: String,
-    /// The pattern of session factories, to recognise other drivers that open their own.
-    pub factories: String,
     /// The session's type, `(module, name)`, for the parameters threaded through callers.
     pub session_type: Option<(String, String)>,
     /// The parameter callers pass the session as, and its position where it can be positional.
@@ -98,7 +82,7 @@ pub fn methods(class: Node) -> Vec<Node> {
 
 /// The callee of a call as written (`AsyncSessionLocal`, `db.get_async_session`), looking through
 /// `await` and `next(...)`.
-fn factory_call<'t>(file: &SourceFile, expr: Node<'t>) -> Option<(Node<'t>, String)> {
+fn factory_call<'t>(f: &Factories, file: &SourceFile, expr: Node<'t>) -> Option<(Node<'t>, String)> {
     let mut expr = expr;
     if expr.kind() == "await" {
         expr = expr.named_child(0)?;
@@ -109,9 +93,9 @@ fn factory_call<'t>(file: &SourceFile, expr: Node<'t>) -> Option<(Node<'t>, Stri
     let callee = file.node_text(expr.child_by_field_name("function")?).to_string();
     if callee == "next" {
         let inner = expr.child_by_field_name("arguments")?.named_child(0)?;
-        return factory_call(file, inner);
+        return factory_call(f, file, inner);
     }
-    factory_regex().is_match(&callee).then_some((expr, callee))
+    f.sessions.is_match(&callee).then_some((expr, callee))
 }
 
 /// One place where a function of the driver opens a session.
@@ -167,6 +151,7 @@ fn assignment_of(stmt: Node) -> Option<Node> {
 
 /// Finds the acquisitions in one function; `helpers` are the class's session helper methods.
 fn acquisitions<'t>(
+    f: &Factories,
     file: &'t SourceFile,
     function: Node<'t>,
     helpers: &[String],
@@ -192,7 +177,7 @@ fn acquisitions<'t>(
                     } else {
                         (Some(value), None)
                     };
-                    let Some((call, _)) = expr.and_then(|e| factory_call(file, e)) else { continue };
+                    let Some((call, _)) = expr.and_then(|e| factory_call(f, file, e)) else { continue };
                     let name = alias.map(|a| file.node_text(a).trim().to_string());
                     match (items.len(), name) {
                         (1, Some(name)) if identifier.is_match(&name) => found.push(Acquisition {
@@ -214,7 +199,7 @@ fn acquisitions<'t>(
             }
             "for_statement" => {
                 let Some(right) = stmt.child_by_field_name("right") else { continue };
-                let Some((call, _)) = factory_call(file, right) else { continue };
+                let Some((call, _)) = factory_call(f, file, right) else { continue };
                 let left = stmt.child_by_field_name("left").filter(|l| l.kind() == "identifier");
                 let Some(left) = left else {
                     return Err(format!(
@@ -244,8 +229,8 @@ fn acquisitions<'t>(
                 else {
                     continue;
                 };
-                if let Some((call, callee)) = factory_call(file, right) {
-                    if engine_regex().is_match(&callee) {
+                if let Some((call, callee)) = factory_call(f, file, right) {
+                    if f.engines.is_match(&callee) {
                         // An engine a session is opened on: the acquisition that reads it decides.
                         continue;
                     }
@@ -323,11 +308,12 @@ fn loop_is_exited(loop_stmt: Node) -> bool {
 }
 
 /// Every call of a session or engine factory in `node`, for the check that all are accounted for.
-fn factory_calls<'t>(file: &SourceFile, node: Node<'t>) -> Vec<Node<'t>> {
-    let regex = factory_regex();
+fn factory_calls<'t>(f: &Factories, file: &SourceFile, node: Node<'t>) -> Vec<Node<'t>> {
     let mut calls = Vec::new();
     for_each_node(node, |n| {
-        if n.kind() == "call" && n.child_by_field_name("function").is_some_and(|f| regex.is_match(file.node_text(f))) {
+        if n.kind() == "call"
+            && n.child_by_field_name("function").is_some_and(|c| f.sessions.is_match(file.node_text(c)))
+        {
             calls.push(n);
         }
     });
@@ -340,6 +326,7 @@ pub struct Request<'t> {
     /// The factory call the rule matched.
     pub trigger: Node<'t>,
     pub registry: &'t RegistryConfig,
+    pub factories: &'t Factories,
 }
 
 /// Finds the unit around the trigger and rewrites it.
@@ -349,34 +336,36 @@ pub fn rewrite(request: &Request) -> Result<DriverRewrite, ManualReason> {
     let class = python::calls::enclosing_class(request.trigger);
     match class {
         Some(class) if class.parent().is_some_and(|p| p.kind() == "module") => {
-            rewrite_class(file, class, request.registry)
+            rewrite_class(request.factories, file, class, request.registry)
         }
-        None if python::enclosing_function(function).is_none() => rewrite_function(file, function, request.registry),
+        None if python::enclosing_function(function).is_none() => {
+            rewrite_function(request.factories, file, function, request.registry)
+        }
         _ => Err("the session is opened in a nested function or class".into()),
     }
 }
 
-/// The text of an `opened` expression with the method's engine locals inlined
-/// (`Session(engine)` after `engine = get_engine()` → `Session(get_engine())`).
-fn opener_of<'t>(file: &'t SourceFile, function: Node<'t>, acq: &Acquisition, deletable: &mut Vec<Node<'t>>) -> Opener {
-    let opened = acq.opened.map(|o| file.node_text(o).to_string()).unwrap_or_default();
-    let mut text = opened.clone();
+/// How the owner opens the session the driver opened with `opened`: the same call (the method's
+/// engine locals inlined: `Session(engine)` after `engine = get_engine()` → `Session(get_engine())`,
+/// those locals then deleted) as `async for s in F():` where the driver looped over it, else as
+/// `with F() as s:`.
+fn opener_of<'t>(
+    f: &Factories,
+    file: &'t SourceFile,
+    function: Node<'t>,
+    (opened, looped, is_async): (Node, bool, bool),
+    deletable: &mut Vec<Node<'t>>,
+) -> Opener {
+    let mut text = file.node_text(opened).to_string();
     let mut reads = BTreeSet::new();
-    if let Some(node) = acq.opened {
-        for_each_node(node, |n| {
-            if n.kind() == "identifier"
-                && !n.parent().is_some_and(|p| p.kind() == "attribute" && p.child_by_field_name("object") != Some(n))
-            {
-                if n.parent()
-                    .is_some_and(|p| p.kind() == "keyword_argument" && p.child_by_field_name("name") == Some(n))
-                {
-                    return;
-                }
-                reads.insert(file.node_text(n).to_string());
-            }
-        });
-    }
-    // Engine locals assigned earlier in the same function.
+    for_each_node(opened, |n| {
+        let member = n.parent().is_some_and(|p| p.kind() == "attribute" && p.child_by_field_name("object") != Some(n));
+        let keyword =
+            n.parent().is_some_and(|p| p.kind() == "keyword_argument" && p.child_by_field_name("name") == Some(n));
+        if n.kind() == "identifier" && !member && !keyword {
+            reads.insert(file.node_text(n).to_string());
+        }
+    });
     let mut stmts = Vec::new();
     if let Some(body) = function.child_by_field_name("body") {
         walk_statements(body, &mut stmts);
@@ -387,8 +376,8 @@ fn opener_of<'t>(file: &'t SourceFile, function: Node<'t>, acq: &Acquisition, de
         else {
             continue;
         };
-        let Some((_, callee)) = factory_call(file, right) else { continue };
-        if !engine_regex().is_match(&callee) || left.kind() != "identifier" {
+        let Some((_, callee)) = factory_call(f, file, right) else { continue };
+        if !f.engines.is_match(&callee) || left.kind() != "identifier" {
             continue;
         }
         let local = file.node_text(left).to_string();
@@ -403,23 +392,8 @@ fn opener_of<'t>(file: &'t SourceFile, function: Node<'t>, acq: &Acquisition, de
             deletable.push(stmt);
         }
     }
-    let header = match acq.kind {
-        Kind::Block => {
-            let stmt = file.node_text(acq.stmt);
-            let head = stmt.split(':').next().unwrap_or_default();
-            if head.trim_start().starts_with("async for") || head.trim_start().starts_with("for") {
-                let prefix = if acq.is_async { "async " } else { "" };
-                format!("{prefix}for {{}} in {text}:")
-            } else {
-                let prefix = if acq.is_async { "async " } else { "" };
-                format!("{prefix}with {text} as {{}}:")
-            }
-        }
-        _ => {
-            let prefix = if acq.is_async { "async " } else { "" };
-            format!("{prefix}with {text} as {{}}:")
-        }
-    };
+    let prefix = if is_async { "async " } else { "" };
+    let header = if looped { format!("{prefix}for {{}} in {text}:") } else { format!("{prefix}with {text} as {{}}:") };
     Opener { header, reads: reads.into_iter().collect() }
 }
 
@@ -443,21 +417,22 @@ struct Collected<'t> {
 /// Round 1 for one function: unwrap blocks, replace assignments; `replacement` is what the
 /// session is read as afterwards (`self._session`), `None` for a function's own parameter.
 fn unwrap_function<'t>(
+    f: &Factories,
     file: &'t SourceFile,
     function: Node<'t>,
     helpers: &[String],
     replacement: Option<&str>,
     out: &mut Collected<'t>,
 ) -> Result<(), ManualReason> {
-    let found = acquisitions(file, function, helpers)?;
+    let found = acquisitions(f, file, function, helpers)?;
     let mut deletable = Vec::new();
     for acq in &found {
         let indent = primitives::indentation(file, acq.stmt).ok_or("a session statement shares its line")?;
         let nl = file.newline();
-        if acq.kind != Kind::Helper && out.opener.is_none() {
-            out.opener = Some(opener_of(file, function, acq, &mut deletable));
-        } else if acq.kind != Kind::Helper {
-            opener_of(file, function, acq, &mut deletable);
+        if let Some(opened) = acq.opened {
+            let looped = acq.stmt.kind() == "for_statement";
+            let opener = opener_of(f, file, function, (opened, looped, acq.is_async), &mut deletable);
+            out.opener.get_or_insert(opener);
         }
         out.is_async |= acq.is_async;
         let alias = |name: &str| replacement.map(|r| format!("{indent}{name} = {r}{nl}")).unwrap_or_default();
@@ -489,7 +464,12 @@ fn unwrap_function<'t>(
     Ok(())
 }
 
-fn rewrite_class(file: &SourceFile, class: Node, registry: &RegistryConfig) -> Result<DriverRewrite, ManualReason> {
+fn rewrite_class(
+    f: &Factories,
+    file: &SourceFile,
+    class: Node,
+    registry: &RegistryConfig,
+) -> Result<DriverRewrite, ManualReason> {
     let class_name = name_of(file, class).to_string();
     let all = methods(class);
     let init = all.iter().copied().find(|m| name_of(file, *m) == "__init__");
@@ -497,11 +477,11 @@ fn rewrite_class(file: &SourceFile, class: Node, registry: &RegistryConfig) -> R
     let helpers: Vec<Node> = all
         .iter()
         .copied()
-        .filter(|m| helper_name.is_match(name_of(file, *m)) && !factory_calls(file, *m).is_empty())
+        .filter(|m| helper_name.is_match(name_of(file, *m)) && !factory_calls(f, file, *m).is_empty())
         .collect();
     let helper_names: Vec<String> = helpers.iter().map(|h| name_of(file, *h).to_string()).collect();
     let is_async = all.iter().any(|m| {
-        acquisitions(file, *m, &helper_names).is_ok_and(|found| found.iter().any(|a| a.is_async))
+        acquisitions(f, file, *m, &helper_names).is_ok_and(|found| found.iter().any(|a| a.is_async))
             || helpers.iter().any(|h| h.id() == m.id() && file.node_text(*h).contains("Async"))
     });
     let typed = session_type(file, is_async, registry);
@@ -529,28 +509,17 @@ fn rewrite_class(file: &SourceFile, class: Node, registry: &RegistryConfig) -> R
         if helpers.iter().any(|h| h.id() == method.id()) || Some(*method) == init {
             continue;
         }
-        unwrap_function(file, *method, &helper_names, Some(&replacement), &mut collected)?;
+        unwrap_function(f, file, *method, &helper_names, Some(&replacement), &mut collected)?;
     }
     // Helpers go; any other call of one reads the attribute.
     for helper in &helpers {
         let stmt = helper.parent().filter(|p| p.kind() == "decorated_definition").unwrap_or(*helper);
-        let calls = factory_calls(file, *helper);
-        if collected.opener.is_none() {
-            if let Some(call) = calls
-                .iter()
-                .find(|c| !engine_regex().is_match(file.node_text(c.child_by_field_name("function").unwrap())))
-            {
-                let fake = Acquisition {
-                    kind: Kind::Assign,
-                    stmt: *call,
-                    name: String::new(),
-                    opened: Some(*call),
-                    is_async: file.node_text(*call).contains("Async"),
-                    flag: None,
-                };
-                collected.opener = Some(opener_of(file, *helper, &fake, &mut Vec::new()));
-                collected.is_async |= fake.is_async;
-            }
+        let calls = factory_calls(f, file, *helper);
+        let opened = calls.iter().find(|c| !engine_local(f, file, **c) && !f.engines.is_match(callee_text(file, **c)));
+        if let (None, Some(call)) = (&collected.opener, opened) {
+            let is_async = file.node_text(*call).contains("Async");
+            collected.opener = Some(opener_of(f, file, *helper, (*call, false, is_async), &mut Vec::new()));
+            collected.is_async |= is_async;
         }
         collected.edits.extend(primitives::delete_statement(file, stmt));
     }
@@ -570,14 +539,14 @@ fn rewrite_class(file: &SourceFile, class: Node, registry: &RegistryConfig) -> R
         });
     }
     // Every factory call must be one of those handled.
-    for call in factory_calls(file, class) {
+    for call in factory_calls(f, file, class) {
         let handled =
             collected.acquisitions.iter().any(|a| {
                 a.stmt.start_byte() <= call.start_byte()
                     && call.end_byte() <= a.stmt.end_byte()
                     && a.opened.is_some_and(|o| o.start_byte() <= call.start_byte() && call.end_byte() <= o.end_byte())
             }) || helpers.iter().any(|h| h.start_byte() <= call.start_byte() && call.end_byte() <= h.end_byte())
-                || engine_local(file, call);
+                || engine_local(f, file, call);
         if !handled {
             return Err(format!(
                 "`{}` at line {} is not a session opened for one call (an engine or a session the object keeps); pass it in from the L4 caller by hand",
@@ -587,14 +556,17 @@ fn rewrite_class(file: &SourceFile, class: Node, registry: &RegistryConfig) -> R
         }
     }
     let opener = collected.opener.clone().ok_or("no session is opened in the class")?;
-    let injected = Injected { receivers: vec![replacement], opener, parameter: attr, call_param };
-    finish(file, (class, Unit::Class(class_name)), collected, injected, registry)
+    let injected = Injected { receivers: vec![replacement], opener, call_param, session_type: typed };
+    finish(file, (class, Unit::Class(class_name)), collected, injected)
+}
+
+fn callee_text<'a>(file: &'a SourceFile, call: Node) -> &'a str {
+    call.child_by_field_name("function").map(|c| file.node_text(c)).unwrap_or_default()
 }
 
 /// `engine = get_engine()` in a method (inlined into the opener and deleted).
-fn engine_local(file: &SourceFile, call: Node) -> bool {
-    let callee = call.child_by_field_name("function").map(|f| file.node_text(f)).unwrap_or_default();
-    engine_regex().is_match(callee)
+fn engine_local(f: &Factories, file: &SourceFile, call: Node) -> bool {
+    f.engines.is_match(callee_text(file, call))
         && call.parent().is_some_and(|a| {
             a.kind() == "assignment" && a.child_by_field_name("left").is_some_and(|l| l.kind() == "identifier")
         })
@@ -627,8 +599,7 @@ fn init_edits(
         if matches!(param.kind(), "default_parameter" | "typed_default_parameter") {
             edits.extend(make_keyword_required(file, params, param, &name)?);
         }
-        let position = positional_index(file, init, param).filter(|_| !defaults_before(init, param));
-        return Ok((attr, (name, position)));
+        return Ok((attr, (name, call_position(file, init, param))));
     }
     if file.node_text(init.parent().and_then(|b| b.parent()).unwrap_or(init)).contains("self._session") {
         return Err(format!("`{class_name}` already has a `_session` attribute of its own"));
@@ -748,10 +719,8 @@ pub fn make_keyword_required(
         _ => name.to_string(),
     };
     let after_star = list[..index].iter().any(|p| matches!(p.kind(), "list_splat_pattern" | "keyword_separator"));
-    let defaults_before =
-        list[..index].iter().any(|p| matches!(p.kind(), "default_parameter" | "typed_default_parameter"));
     // Where nothing before it has a default it stays where it is (positional callers keep working).
-    if after_star || !defaults_before {
+    if after_star || !defaults_before(params, param) {
         return Ok(vec![Edit::replace(param.byte_range(), declared)]);
     }
     // Remove it with the separating comma, then append it after `*`.
@@ -793,6 +762,13 @@ pub fn positional_index(file: &SourceFile, function: Node, param: Node) -> Optio
     None
 }
 
+/// The position callers may pass `param` at once it is required: none when a parameter before
+/// it has a default (it then moves behind `*`).
+pub fn call_position(file: &SourceFile, function: Node, param: Node) -> Option<usize> {
+    let params = function.child_by_field_name("parameters")?;
+    positional_index(file, function, param).filter(|_| !defaults_before(params, param))
+}
+
 /// `(name, has a None default, node)` of each parameter.
 pub fn parameters<'t>(file: &SourceFile, function: Node<'t>) -> Vec<(String, bool, Node<'t>)> {
     let Some(params) = function.child_by_field_name("parameters") else { return Vec::new() };
@@ -807,9 +783,9 @@ pub fn parameters<'t>(file: &SourceFile, function: Node<'t>) -> Vec<(String, boo
         .collect()
 }
 
-/// Whether a parameter before `param` has a default (then a required `param` must move).
-pub fn defaults_before(function: Node, param: Node) -> bool {
-    let Some(params) = function.child_by_field_name("parameters") else { return false };
+/// Whether a parameter before `param` (in the `parameters` node) has a default: then a required
+/// `param` must move.
+pub fn defaults_before(params: Node, param: Node) -> bool {
     let mut cursor = params.walk();
     let list: Vec<Node> = params.named_children(&mut cursor).collect();
     list.iter()
@@ -828,6 +804,7 @@ pub fn required_type(annotation: &str) -> String {
 }
 
 fn rewrite_function(
+    f: &Factories,
     file: &SourceFile,
     function: Node,
     registry: &RegistryConfig,
@@ -835,7 +812,7 @@ fn rewrite_function(
     let name = name_of(file, function).to_string();
     let mut collected =
         Collected { edits: Vec::new(), imports: Vec::new(), acquisitions: Vec::new(), opener: None, is_async: false };
-    unwrap_function(file, function, &[], None, &mut collected)?;
+    unwrap_function(f, file, function, &[], None, &mut collected)?;
     if collected.acquisitions.is_empty() {
         return Err(format!(
             "`{name}` builds an engine or connection rather than opening a session the fix can replace; pass the session (or engine) in from the L4 caller by hand"
@@ -846,11 +823,11 @@ fn rewrite_function(
         return Err(format!("`{name}` opens sessions under several names; inject them by hand"));
     };
     let parameter = parameter.to_string();
-    for call in factory_calls(file, function) {
+    for call in factory_calls(f, file, function) {
         let handled =
             collected.acquisitions.iter().any(|a| {
                 a.opened.is_some_and(|o| o.start_byte() <= call.start_byte() && call.end_byte() <= o.end_byte())
-            }) || engine_local(file, call);
+            }) || engine_local(f, file, call);
         if !handled {
             return Err(format!(
                 "`{}` at line {} is not a session opened for one call; pass it in from the L4 caller by hand",
@@ -859,6 +836,7 @@ fn rewrite_function(
             ));
         }
     }
+    let typed = session_type(file, collected.is_async, registry);
     let params = function.child_by_field_name("parameters").ok_or("a function without parameters")?;
     let existing: Option<Node> = {
         let mut c = params.walk();
@@ -873,17 +851,16 @@ fn rewrite_function(
         }
         Some(_) => {}
         None => {
-            let typed = session_type(file, collected.is_async, registry);
             let (declared, import) = session_parameter(file, &parameter, typed.as_ref());
             collected.edits.push(add_keyword_parameter(params, &declared));
             collected.imports.extend(import);
         }
     }
     let opener = collected.opener.clone().ok_or("no session is opened in the function")?;
-    let position = existing.and_then(|p| positional_index(file, function, p).filter(|_| !defaults_before(function, p)));
+    let position = existing.and_then(|p| call_position(file, function, p));
     let call_param = (parameter.clone(), position);
-    let injected = Injected { receivers: vec![parameter.clone()], opener, parameter, call_param };
-    finish(file, (function, Unit::Function(name)), collected, injected, registry)
+    let injected = Injected { receivers: vec![parameter], opener, call_param, session_type: typed };
+    finish(file, (function, Unit::Function(name)), collected, injected)
 }
 
 /// How the rewritten unit reads and receives its session.
@@ -891,8 +868,8 @@ struct Injected {
     /// What the session is read as in the unit (`self._session`, the parameter).
     receivers: Vec<String>,
     opener: Opener,
-    parameter: String,
     call_param: (String, Option<usize>),
+    session_type: Option<(String, String)>,
 }
 
 /// Rounds 2 and 3: closes, flags, commits and rollbacks on the session go; the unit is replaced.
@@ -901,9 +878,8 @@ fn finish(
     (unit_node, unit): (Node, Unit),
     collected: Collected,
     injected: Injected,
-    registry: &RegistryConfig,
 ) -> Result<DriverRewrite, ManualReason> {
-    let Injected { receivers, opener, parameter, call_param } = injected;
+    let Injected { receivers, opener, call_param, session_type } = injected;
     let opened: Vec<&Acquisition> = collected.acquisitions.iter().filter(|a| a.kind != Kind::Helper).collect();
     if opened.iter().any(|a| a.is_async) && opened.iter().any(|a| !a.is_async) {
         return Err(format!(
@@ -916,13 +892,14 @@ fn finish(
     names.extend(collected.acquisitions.iter().map(|a| a.name.clone()));
     let is_async = collected.is_async;
     let round1 = reparse(file, edit::apply(&file.text, &collected.edits).map_err(|e| e.to_string())?)?;
-    let node1 = node_at(&round1, unit_node.start_byte(), unit_node.kind())
-        .ok_or("the driver could not be found after unwrapping")?;
+    fn found<'t>(text: &'t SourceFile, like: Node, name: &str) -> Option<Node<'t>> {
+        python::top_level_definition(text, like.kind(), name).filter(|n| n.start_byte() == like.start_byte())
+    }
+    let node1 = found(&round1, unit_node, unit.name()).ok_or("the driver could not be found after unwrapping")?;
     // Commits first, then closes: removing a `finally` may unwrap the `try` around a commit.
     let (deletions, committed, rolled_back) = session_statements(&round1, node1, &names, &flags, Phase::Transaction)?;
     let round2 = reparse(file, edit::apply(&round1.text, &deletions).map_err(|e| e.to_string())?)?;
-    let node2 = node_at(&round2, unit_node.start_byte(), unit_node.kind())
-        .ok_or("the driver could not be found after unwrapping")?;
+    let node2 = found(&round2, unit_node, unit.name()).ok_or("the driver could not be found after unwrapping")?;
     let (closes, _, _) = session_statements(&round2, node2, &names, &flags, Phase::Close)?;
     let round2 = reparse(file, edit::apply(&round2.text, &closes).map_err(|e| e.to_string())?)?;
     let delta = round2.text.len() as isize - file.text.len() as isize;
@@ -942,20 +919,7 @@ fn finish(
         }
     }
     edits.extend(collected.imports);
-    let session_type = session_type(file, is_async, registry);
-    let factories = factory_regex().as_str().to_string();
-    Ok(DriverRewrite {
-        unit,
-        edits,
-        is_async,
-        committed,
-        rolled_back,
-        opener,
-        parameter,
-        factories,
-        session_type,
-        call_param,
-    })
+    Ok(DriverRewrite { unit, edits, is_async, committed, rolled_back, opener, session_type, call_param })
 }
 
 fn reparse(file: &SourceFile, text: String) -> Result<SourceFile, ManualReason> {
@@ -965,16 +929,6 @@ fn reparse(file: &SourceFile, text: String) -> Result<SourceFile, ManualReason> 
             Some(_) => Err("injecting the session would leave the driver unparsable".to_string()),
             None => Ok(f),
         })
-}
-
-fn node_at<'t>(file: &'t SourceFile, start: usize, kind: &str) -> Option<Node<'t>> {
-    let mut found = None;
-    for_each_node(file.tree.root_node(), |n| {
-        if found.is_none() && n.kind() == kind && n.start_byte() == start {
-            found = Some(n);
-        }
-    });
-    found
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

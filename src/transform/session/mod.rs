@@ -5,27 +5,48 @@
 mod driver;
 mod owners;
 
+use regex::Regex;
+
 use super::{ManualReason, TransformCall, TransformOutput};
 use crate::edit::FileEdits;
 
 pub use driver::Unit;
 
+pub const PARAMS: &[&str] = &["sessions", "engines"];
+
+/// Callees that open a session, or build an engine one is opened on (SQLAlchemy's, SQLModel's
+/// and the usual project helpers); a recipe may name its project's own.
+const DEFAULT_SESSIONS: &str = r"^(?:[A-Za-z_][\w.]*\.)?(Session|AsyncSession|sessionmaker|async_sessionmaker|create_engine|create_async_engine|get_session|get_async_session|get_engine|get_async_engine|SessionLocal|AsyncSessionLocal|async_session_context|session_context|session_scope)$";
+const DEFAULT_ENGINES: &str =
+    r"^(?:[A-Za-z_][\w.]*\.)?(create_engine|create_async_engine|get_engine|get_async_engine)$";
+
+/// The transform's parameters: which callees open sessions (`sessions`), and which of those
+/// build engines (`engines`).
+pub struct Factories {
+    pub sessions: Regex,
+    pub engines: Regex,
+}
+
+impl Factories {
+    fn read(table: &toml::Table) -> Result<Self, String> {
+        let regex = |key: &str, default: &str| {
+            let source = table.get(key).and_then(|v| v.as_str()).unwrap_or(default);
+            Regex::new(source).map_err(|e| format!("{key}: {e}"))
+        };
+        Ok(Factories { sessions: regex("sessions", DEFAULT_SESSIONS)?, engines: regex("engines", DEFAULT_ENGINES)? })
+    }
+}
+
+pub fn validate(table: &toml::Table) -> Result<(), String> {
+    Factories::read(table).map(|_| ())
+}
+
 pub fn run(call: &TransformCall) -> Result<TransformOutput, ManualReason> {
     let file = call.analysed.ctx.file;
     let registry = &call.project.config.file.registry;
-    let rewrite = driver::rewrite(&driver::Request { file, trigger: call.m.node, registry })?;
-    let lookup = call.analysed.ctx.callers.ok_or("callers are only known during a project run")?;
-    let unit_range = rewrite.edits.first().map(|e| e.range.clone()).unwrap_or_default();
-    let threaded = owners::Threading::new(
-        lookup,
-        call.sources,
-        &call.project.config,
-        &rewrite,
-        file,
-        call.analysed.ctx.module.clone(),
-        unit_range,
-    )
-    .run()?;
+    let factories = Factories::read(call.params)?;
+    let rewrite = driver::rewrite(&driver::Request { file, trigger: call.m.node, registry, factories: &factories })?;
+    let threaded = owners::Threading::new(call, &factories, &rewrite)?.run()?;
     let mut files = vec![FileEdits::edit(file.rel_path.clone(), rewrite.edits.clone())];
     for other in threaded.files {
         match files.iter_mut().find(|f| f.path == other.path) {
@@ -36,7 +57,7 @@ pub fn run(call: &TransformCall) -> Result<TransformOutput, ManualReason> {
     let name = rewrite.unit.name();
     let what = match rewrite.unit {
         Unit::Class(_) => format!("`{name}` receives its session (`__init__(self, session)`)"),
-        Unit::Function(_) => format!("`{name}` receives its session (`{}`)", rewrite.parameter),
+        Unit::Function(_) => format!("`{name}` receives its session (`{}`)", rewrite.call_param.0),
     };
     let description = if rewrite.committed.is_empty() {
         format!("{what}; its callers pass theirs")

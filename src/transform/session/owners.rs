@@ -10,8 +10,9 @@ use std::sync::Arc;
 use regex::Regex;
 use tree_sitter::Node;
 
-use super::super::ManualReason;
+use super::super::{ManualReason, TransformCall};
 use super::driver::{self, DriverRewrite, Unit};
+use super::Factories;
 use crate::config::Config;
 use crate::edit::{self, Edit, FileEdits};
 use crate::fix::primitives;
@@ -19,6 +20,7 @@ use crate::guard::{Guard, ProjectFiles};
 use crate::matching::{CallSite, CallerLookup};
 use crate::python::calls::{enclosing_class, reaches, Reach, Target};
 use crate::python::{self, for_each_node, SourceFile};
+use crate::transform::fresh;
 
 /// How far a session is threaded up before the fix gives up (a chain that long is not a driver's).
 const MAX_DEPTH: usize = 6;
@@ -62,6 +64,7 @@ pub struct Threaded {
 pub struct Threading<'a> {
     lookup: &'a dyn CallerLookup,
     files_on_disk: &'a dyn ProjectFiles,
+    factories: &'a Factories,
     config: &'a Config,
     driver: &'a DriverRewrite,
     driver_file: &'a SourceFile,
@@ -81,39 +84,37 @@ fn location(file: &SourceFile, node: Node) -> String {
 }
 
 impl<'a> Threading<'a> {
+    /// Threading for the driver `call`'s match is in, rewritten as `driver`.
     pub fn new(
-        lookup: &'a dyn CallerLookup,
-        files_on_disk: &'a dyn ProjectFiles,
-        config: &'a Config,
+        call: &'a TransformCall,
+        factories: &'a Factories,
         driver: &'a DriverRewrite,
-        driver_file: &'a SourceFile,
-        driver_module: Option<String>,
-        unit_range: Range<usize>,
-    ) -> Self {
-        Threading {
-            lookup,
-            files_on_disk,
-            config,
+    ) -> Result<Self, ManualReason> {
+        let ctx = &call.analysed.ctx;
+        Ok(Threading {
+            lookup: ctx.callers.ok_or("callers are only known during a project run")?,
+            files_on_disk: call.sources,
+            factories,
+            config: &call.project.config,
             driver,
-            driver_file,
-            driver_module,
-            unit_range,
+            driver_file: ctx.file,
+            driver_module: ctx.module.clone(),
+            unit_range: driver.edits.first().map(|e| e.range.clone()).unwrap_or_default(),
             files: BTreeMap::new(),
             threaded: HashSet::new(),
             owners: Vec::new(),
-        }
+        })
     }
 
     fn commits(&self) -> bool {
         !self.driver.committed.is_empty()
     }
 
-    /// The rank of a file's layer (`l4` → 4) and the rank of the layer that owns transactions.
+    /// The rank of a file's layer (`l4` → 4) and the rank of the layer that owns transactions
+    /// (the handlers' layer).
     fn ranks(&self, rel_path: &str) -> (Option<u32>, u32) {
-        let rank = |rel: &str| {
-            let layer = self.config.layers.classify(rel).layer?;
-            layer.chars().filter(char::is_ascii_digit).collect::<String>().parse().ok()
-        };
+        let guard = Guard::new(self.config);
+        let rank = |rel: &str| guard.rank(rel).map(|(r, _)| r);
         let owner = rank(&format!("{}/x.py", self.config.file.registry.handlers_dir)).unwrap_or(4);
         (rank(rel_path), owner)
     }
@@ -159,19 +160,9 @@ impl<'a> Threading<'a> {
     fn resolve(&self, need: &Need) -> Result<Vec<CallSite>, ManualReason> {
         let target =
             Target { file: &need.file, module: need.module.as_deref(), class: need.class.as_deref(), name: &need.name };
-        for site in self.lookup.aliased_imports(&need.name) {
-            let root = site.file.tree.root_node();
-            let stmt = root.descendant_for_byte_range(site.call.start, site.call.end);
-            let module = stmt.and_then(|s| s.child_by_field_name("module_name")).map(|m| site.file.node_text(m));
-            let resolved = match (module, &site.module) {
-                (Some(reference), Some(importer)) => {
-                    Some(python::resolve_module(reference, importer, site.file.rel_path.ends_with("__init__.py")))
-                }
-                _ => None,
-            };
-            if resolved.is_none() || resolved.as_deref() == need.module.as_deref() {
-                return Err(format!("`{}` is imported under another name at {}", need.name, site.file.rel_path));
-            }
+        let aliases = self.lookup.aliased_imports(&need.name);
+        if let Some(site) = aliases.iter().find(|s| s.may_import_from(need.module.as_deref())) {
+            return Err(format!("`{}` is imported under another name at {}", need.name, site.file.rel_path));
         }
         let mut out = Vec::new();
         for site in self.lookup.call_sites(&need.name) {
@@ -207,17 +198,16 @@ impl<'a> Threading<'a> {
         let function = python::enclosing_function(call)
             .ok_or_else(|| format!("`{}` is called at module level ({here})", need.name))?;
         let stmt = python::enclosing_statement(call).ok_or("a call outside any statement")?;
+        let function_name = python::enclosing_names(&file, call).0;
         if let Some(global) = singleton(&file, function, stmt) {
             return Err(format!(
-                "`{}` caches the driver in the global `{global}` ({here}): the cached object would keep the first caller's session; make it a plain factory first",
-                python::enclosing_names(&file, call).0
+                "`{function_name}` caches the driver in the global `{global}` ({here}): the cached object would keep the first caller's session; make it a plain factory first"
             ));
         }
         if self.commits() {
             if let Some(other) = self.other_session_owner(&file, function) {
                 return Err(format!(
-                    "`{}` also calls `{other}`, which opens a session of its own: holding the driver's transaction open across it could block on its writes or reorder them; migrate both together",
-                    python::enclosing_names(&file, call).0
+                    "`{function_name}` also calls `{other}`, which opens a session of its own: holding the driver's transaction open across it could block on its writes or reorder them; migrate both together"
                 ));
             }
         }
@@ -225,7 +215,7 @@ impl<'a> Threading<'a> {
         let passes = passed_session(&file, call, &need.param);
         let params = driver::parameters(&file, function);
         let (rank, owner_rank) = self.ranks(&file.rel_path);
-        let function_name = python::enclosing_names(&file, call).0;
+        let first_time = self.threaded.insert((file.rel_path.clone(), function.start_byte()));
 
         // The caller already passes a session it has, or has one in scope.
         let param = match &passes {
@@ -251,20 +241,22 @@ impl<'a> Threading<'a> {
             }
             if optional {
                 // `session=None` means "open one": callers must now always pass it.
+                if !first_time {
+                    return Ok(Vec::new());
+                }
                 let params_node = function.child_by_field_name("parameters").ok_or("no parameters")?;
                 let edits = driver::make_keyword_required(&file, params_node, node, &name)?;
                 for e in edits {
                     self.edit(&file, e);
                 }
-                let position = driver::positional_index(&file, function, node)
-                    .filter(|_| !driver::defaults_before(function, node));
+                let position = driver::call_position(&file, function, node);
                 return self.thread_up(&file, function, need.depth, (name, position)).map(|n| vec![n]);
             }
             // The owner layer, or an entry point above it (an endpoint's request session).
             if !rank.is_some_and(|r| r > owner_rank) {
                 return self.own(&file, function, call, &name, None, &function_name).map(|_| Vec::new());
             }
-            if self.commits() {
+            if self.commits() && first_time {
                 // Below the owner: whoever passes the session in must commit it.
                 let position = driver::positional_index(&file, function, node);
                 return self.thread_up(&file, function, need.depth, (name, position)).map(|n| vec![n]);
@@ -294,13 +286,14 @@ impl<'a> Threading<'a> {
                 return Err(format!("`{function_name}` at {here} already uses the name `session` for something else"));
             }
             self.edit(&file, add_argument(&file, call, "session", "session")?);
+            if !first_time {
+                return Ok(Vec::new());
+            }
             let params_node = function.child_by_field_name("parameters").ok_or("no parameters")?;
-            if self.threaded.insert((file.rel_path.clone(), function.start_byte())) {
-                let (declared, import) = driver::session_parameter(&file, "session", self.driver.session_type.as_ref());
-                self.edit(&file, driver::add_keyword_parameter(params_node, &declared));
-                if let Some(import) = import {
-                    self.edit(&file, import);
-                }
+            let (declared, import) = driver::session_parameter(&file, "session", self.driver.session_type.as_ref());
+            self.edit(&file, driver::add_keyword_parameter(params_node, &declared));
+            if let Some(import) = import {
+                self.edit(&file, import);
             }
             return self.thread_up(&file, function, need.depth, ("session".into(), None)).map(|n| vec![n]);
         }
@@ -328,27 +321,15 @@ impl<'a> Threading<'a> {
             .child_by_field_name("body")
             .and_then(enclosing_class)
             .filter(|c| c.parent().is_some_and(|p| p.kind() == "module"));
-        let nested = python::enclosing_function(function).is_some();
-        match (class, nested) {
-            (_, true) => Err(format!("`{name}` in {} is a nested function; thread the session by hand", file.rel_path)),
-            (Some(class), _) if name == "__init__" => Ok(Need {
-                file: file.rel_path.clone(),
-                module,
-                class: None,
-                name: name_of(file, class).to_string(),
-                param,
-                depth: depth + 1,
-            }),
-            (Some(class), _) => Ok(Need {
-                file: file.rel_path.clone(),
-                module,
-                class: Some(name_of(file, class).to_string()),
-                name,
-                param,
-                depth: depth + 1,
-            }),
-            (None, _) => Ok(Need { file: file.rel_path.clone(), module, class: None, name, param, depth: depth + 1 }),
+        if python::enclosing_function(function).is_some() {
+            return Err(format!("`{name}` in {} is a nested function; thread the session by hand", file.rel_path));
         }
+        // An `__init__` is reached through its class's constructions, a method through its class.
+        let (class, name) = match class.map(|c| name_of(file, c).to_string()) {
+            Some(class) if name == "__init__" => (None, class),
+            class => (class, name),
+        };
+        Ok(Need { file: file.rel_path.clone(), module, class, name, param, depth: depth + 1 })
     }
 
     /// `function` owns the session: it commits after the statements that use the driver.
@@ -424,16 +405,9 @@ impl<'a> Threading<'a> {
             let binding = bindings.iter().rev().find(|b| &b.name == name);
             let (module, member) = match binding.map(|b| &b.kind) {
                 Some(python::scope::BindingKind::Import { module, imported: Some(member), level }) => {
-                    let reference = format!("{}{module}", ".".repeat(*level));
-                    let importer = self.driver_module.clone().ok_or("the driver is not under an import root")?;
-                    (
-                        python::resolve_module(
-                            &reference,
-                            &importer,
-                            self.driver_file.rel_path.ends_with("__init__.py"),
-                        ),
-                        member.clone(),
-                    )
+                    let absolute =
+                        python::absolute_import(self.driver_file, self.driver_module.as_deref(), module, *level);
+                    (absolute.ok_or("the driver is not under an import root")?, member.clone())
                 }
                 Some(python::scope::BindingKind::Import { .. }) => {
                     return Err(format!(
@@ -456,6 +430,7 @@ impl<'a> Threading<'a> {
             |s: &str| if self.driver.is_async { format!("await {s}.commit()") } else { format!("{s}.commit()") };
         let rollback =
             |s: &str| if self.driver.is_async { format!("await {s}.rollback()") } else { format!("{s}.rollback()") };
+        let committing = self.commits();
         let mut files = Vec::new();
         for (path, work) in self.files {
             let file = &work.file;
@@ -477,8 +452,8 @@ impl<'a> Threading<'a> {
                     .collect();
                 let text = edit::apply(&file.text[region.lines.clone()], &shifted).map_err(|e| e.to_string())?;
                 let taken = &file.text[region.function.clone()];
-                let fresh = fresh_name("outcome", taken);
-                let committing = !self.driver.committed.is_empty();
+                let word = |c: &str| Regex::new(&format!(r"\b{c}\b")).is_ok_and(|r| r.is_match(taken));
+                let fresh = fresh("outcome", &word);
                 let rewritten = owner_block(
                     &text,
                     file.newline(),
@@ -492,9 +467,7 @@ impl<'a> Threading<'a> {
             edits.extend(inner.into_iter().cloned());
             let mut seen = HashSet::new();
             for (module, member) in &work.imports {
-                if seen.insert((module.clone(), member.clone()))
-                    && !primitives::has_import(file, module, Some(member), None)
-                {
+                if seen.insert((module.clone(), member.clone())) {
                     edits.extend(primitives::add_import(file, module, Some(member), None));
                 }
             }
@@ -502,9 +475,7 @@ impl<'a> Threading<'a> {
         }
         Ok(Threaded { files, owners: self.owners })
     }
-}
 
-impl Threading<'_> {
     /// A function called in `function` that lives in a driver layer and opens its own session
     /// (another driver not migrated with this one).
     fn other_session_owner(&self, file: &SourceFile, function: Node) -> Option<String> {
@@ -517,7 +488,6 @@ impl Threading<'_> {
                 bindings.extend(python::scope::module_bindings_of_statement(file.bytes(), n));
             }
         });
-        let factory = Regex::new(&self.driver.factories).ok()?;
         let mut found = None;
         for_each_node(function, |n| {
             if found.is_some() || n.kind() != "call" {
@@ -534,15 +504,7 @@ impl Threading<'_> {
             };
             let Some(binding) = bindings.iter().rev().find(|b| b.name == head) else { return };
             let python::scope::BindingKind::Import { module: m, imported, level } = &binding.kind else { return };
-            let absolute = match (level, &module) {
-                (0, _) => m.clone(),
-                (_, Some(importer)) => python::resolve_module(
-                    &format!("{}{m}", ".".repeat(*level)),
-                    importer,
-                    file.rel_path.ends_with("__init__.py"),
-                ),
-                _ => return,
-            };
+            let Some(absolute) = python::absolute_import(file, module.as_deref(), m, *level) else { return };
             // `from m import f` → (m, f); `from p import m` + `m.f()` → (p.m, f).
             let (target_module, name) = match (imported, member) {
                 (Some(i), None) => (absolute, i.clone()),
@@ -561,7 +523,8 @@ impl Threading<'_> {
             let mut opens = false;
             for_each_node(def, |c| {
                 opens |= c.kind() == "call"
-                    && c.child_by_field_name("function").is_some_and(|f| factory.is_match(target.node_text(f)));
+                    && c.child_by_field_name("function")
+                        .is_some_and(|f| self.factories.sessions.is_match(target.node_text(f)));
             });
             if opens {
                 found = Some(name);
@@ -666,16 +629,6 @@ fn mentions(file: &SourceFile, function: Node, name: &str) -> bool {
         found |= n.kind() == "identifier" && file.node_text(n) == name && !attribute_or_keyword;
     });
     found
-}
-
-fn fresh_name(base: &str, taken: &str) -> String {
-    let mut candidate = base.to_string();
-    let mut i = 1;
-    while Regex::new(&format!(r"\b{candidate}\b")).expect("identifier").is_match(taken) {
-        i += 1;
-        candidate = format!("{base}_{i}");
-    }
-    candidate
 }
 
 /// `f(a)` → `f(a, session=X)`.
