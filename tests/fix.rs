@@ -868,18 +868,14 @@ def get_item_writer():
     return ItemWriter()
 "#;
 
-/// A class driver that commits, built by a factory in its module, called by an engine factory,
-/// called by a handler with the operation context: the session is threaded through both
-/// factories, the handler passes `ctx.session` and commits before it returns.
-#[test]
-fn the_session_is_threaded_through_factories_and_the_handler_commits() {
-    let dir = init_project();
-    let driver = format!("{L6}/item_writer.py");
-    write(dir.path(), &driver, COMMITTING_DRIVER);
-    let engine = "backend/app/hoc/cus/shop/L5_engines/item_engine.py";
+const ITEM_ENGINE: &str = "backend/app/hoc/cus/shop/L5_engines/item_engine.py";
+
+/// The driver, an engine built by a factory over the driver's factory, a handler using it.
+fn item_chain(root: &Path, driver: &str, driver_text: &str) -> (&'static str, String) {
+    write(root, driver, driver_text);
     write(
-        dir.path(),
-        engine,
+        root,
+        ITEM_ENGINE,
         "from app.hoc.cus.shop.L6_drivers.item_writer import get_item_writer\n\n\n\
          class ItemEngine:\n    def __init__(self, writer):\n        self._writer = writer\n\n\
          \x20   async def create(self, name):\n        return await self._writer.add(name)\n\n\n\
@@ -887,13 +883,24 @@ fn the_session_is_threaded_through_factories_and_the_handler_commits() {
     );
     let handler = format!("{HANDLERS}/shop_handler.py");
     write(
-        dir.path(),
+        root,
         &handler,
         "class ShopHandler:\n    async def execute(self, ctx):\n\
          \x20       from app.hoc.cus.shop.L5_engines.item_engine import get_item_engine\n\n\
          \x20       engine = get_item_engine()\n        if not ctx.params:\n            return None\n\
          \x20       return await engine.create(ctx.params[\"name\"])\n",
     );
+    (ITEM_ENGINE, handler)
+}
+
+/// A class driver that commits, built by a factory in its module, called by an engine factory,
+/// called by a handler with the operation context: the session is threaded through both
+/// factories, the handler passes `ctx.session` and commits before it returns.
+#[test]
+fn the_session_is_threaded_through_factories_and_the_handler_commits() {
+    let dir = init_project();
+    let driver = format!("{L6}/item_writer.py");
+    let (engine, handler) = item_chain(dir.path(), &driver, COMMITTING_DRIVER);
     git_commit_all(dir.path());
     let (code, stdout, stderr) =
         run(dir.path(), &["fix", "--select", "l6-session-lifecycle,l6-transaction", "--color", "never"]);
@@ -945,17 +952,38 @@ fn the_session_is_threaded_through_factories_and_the_handler_commits() {
     assert!(git(dir.path(), &["status", "--porcelain"]).trim().is_empty());
 }
 
-/// What stays manual, with the reason: a driver cached in a module global (the cache would keep
-/// the first caller's session), and an async driver whose owner is a sync function.
+/// A driver cached in a module global below the handlers is built per call instead (the cache
+/// would keep the first caller's session); one cached in the handlers' layer stays manual, as does
+/// an async driver whose owner is a sync function.
 #[test]
-fn singletons_and_sync_owners_of_async_sessions_stay_manual() {
+fn singletons_become_plain_factories_and_sync_owners_of_async_sessions_stay_manual() {
     let dir = init_project();
     let driver = format!("{L6}/item_writer.py");
     let singleton = COMMITTING_DRIVER.replace(
         "def get_item_writer():\n    return ItemWriter()\n",
-        "_writer = None\n\n\ndef get_item_writer():\n    global _writer\n    if _writer is None:\n        _writer = ItemWriter()\n    return _writer\n",
+        "# One writer for the process.\n_writer = None\n\n\ndef get_item_writer():\n    \"\"\"The writer.\"\"\"\n    global _writer\n    if _writer is None:\n        _writer = ItemWriter()\n    return _writer\n",
     );
-    write(dir.path(), &driver, &singleton);
+    item_chain(dir.path(), &driver, &singleton);
+    git_commit_all(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    let fixed = read(dir.path(), &driver);
+    assert!(
+        fixed.contains("def get_item_writer(*, session: AsyncSession):\n    \"\"\"The writer.\"\"\"\n    return ItemWriter(session=session)\n"),
+        "{stdout}\n{fixed}"
+    );
+    assert!(!fixed.contains("_writer = None") && !fixed.contains("One writer"), "{fixed}");
+    assert!(stdout.contains("builds a new driver per call (it cached one in `_writer`)"), "{stdout}");
+    py_compile_project(dir.path());
+
+    let dir = init_project();
+    write(dir.path(), &driver, COMMITTING_DRIVER);
+    write(
+        dir.path(),
+        &format!("{HANDLERS}/shop_handler.py"),
+        "from app.hoc.cus.shop.L6_drivers.item_writer import ItemWriter\n\n_writer = None\n\n\n\
+         async def handle(name):\n    global _writer\n    if _writer is None:\n        _writer = ItemWriter()\n    return await _writer.add(name)\n",
+    );
     git_commit_all(dir.path());
     let before = tree_bytes(dir.path());
     let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);

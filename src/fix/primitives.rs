@@ -99,6 +99,23 @@ pub fn delete_statements(file: &SourceFile, stmts: &[Node]) -> Vec<Edit> {
         .collect()
 }
 
+/// Deletes a top-level statement together with the comment lines right above it (its own
+/// comment), keeping the spacing between its neighbours.
+pub fn delete_with_leading_comments(file: &SourceFile, stmt: Node) -> Vec<Edit> {
+    let mut first = stmt;
+    while let Some(previous) = first.prev_sibling().filter(|p| p.kind() == "comment") {
+        let between = &file.text[previous.end_byte()..first.start_byte()];
+        if between.matches('\n').count() > 1 || !alone_on_lines(file, previous) {
+            break;
+        }
+        first = previous;
+    }
+    if first.id() == stmt.id() || !alone_on_lines(file, stmt) {
+        return delete_statement(file, stmt);
+    }
+    vec![Edit::delete(with_surrounding_blank_line(file, file.line_range(first.start_byte()..stmt.end_byte())))]
+}
+
 /// Extends a deleted run of lines over as many following blank lines as precede it (one between
 /// methods, two between top-level definitions), so removing a definition leaves the spacing that
 /// separated its neighbours from it, not twice that.
@@ -604,6 +621,15 @@ mod tests {
         let b = statements(class.child_by_field_name("body").unwrap())[1];
         let out = crate::edit::apply(methods, &delete_statement(&f, b)).unwrap();
         assert_eq!(out, "class A:\n    def a(self):\n        pass\n\n    def c(self):\n        pass\n");
+    }
+
+    #[test]
+    fn a_statement_goes_with_its_own_comment_but_not_a_distant_one() {
+        let text = "import x\n\n# Section.\n\n# The cache.\n_c = None\n\n\ndef f():\n    pass\n";
+        let f = file(text);
+        let cache = statements(f.tree.root_node())[1];
+        let out = crate::edit::apply(text, &delete_with_leading_comments(&f, cache)).unwrap();
+        assert_eq!(out, "import x\n\n# Section.\n\n\ndef f():\n    pass\n");
     }
 
     #[test]

@@ -273,8 +273,16 @@ impl<'f> Resolver<'f> {
                                 last = Some(Local::Import(binding));
                             }
                         }
-                        "for_statement" | "with_item" | "as_pattern" if self.text(n).contains(name) => {
-                            last = Some(Local::Other);
+                        // A loop or `as` target binding the name (not merely a body that mentions it).
+                        "for_statement" | "as_pattern" => {
+                            let field = if n.kind() == "for_statement" { "left" } else { "alias" };
+                            let mut binds = false;
+                            if let Some(target) = n.child_by_field_name(field) {
+                                for_each_node(target, |t| binds |= t.kind() == "identifier" && self.text(t) == name);
+                            }
+                            if binds {
+                                last = Some(Local::Other);
+                            }
                         }
                         _ => {}
                     }
@@ -348,6 +356,12 @@ mod tests {
         let src = "from app import d\nfrom app.d import save\nfrom app.cache import Cache\nimport app.d as dd\n\n\
                    def f(x):\n    d.save(1)\n    save(2)\n    dd.save(3)\n    cache = Cache()\n    cache.save(4)\n    x.save(5)\n";
         assert_eq!(reach(src, SAVE), vec![Reach::Yes, Reach::Yes, Reach::Yes, Reach::No, Reach::Unknown]);
+    }
+
+    #[test]
+    fn a_loop_that_calls_the_function_does_not_rebind_it() {
+        let src = "from app.d import save\n\n\ndef f(items):\n    for item in items:\n        save(item)\n    for save in items:\n        save(1)\n";
+        assert_eq!(reach(src, SAVE), vec![Reach::Yes, Reach::Unknown]);
     }
 
     #[test]

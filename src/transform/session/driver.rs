@@ -397,11 +397,13 @@ fn opener_of<'t>(
     Opener { header, reads: reads.into_iter().collect() }
 }
 
-/// Text of a block's statements re-indented to `indent`.
+/// Text of a block's lines re-indented to `indent`, from the line after its header's `:` (so
+/// comments that open the block, which the parser puts before it, come along).
 fn dedented_body(file: &SourceFile, block: Node, indent: &str) -> Option<String> {
     let first = primitives::statements(block).into_iter().next()?;
     let body_indent = primitives::indentation(file, first)?;
-    let range = file.line_range(block.byte_range());
+    let colon = std::iter::successors(block.prev_sibling(), |n| n.prev_sibling()).find(|n| n.kind() == ":")?;
+    let range = file.line_range(colon.end_byte()..colon.end_byte()).end..file.line_range(block.byte_range()).end;
     Some(primitives::reindent(&file.text[range], &body_indent, indent))
 }
 
@@ -572,7 +574,7 @@ fn engine_local(f: &Factories, file: &SourceFile, call: Node) -> bool {
         })
 }
 
-fn is_docstring(stmt: Node) -> bool {
+pub fn is_docstring(stmt: Node) -> bool {
     stmt.kind() == "expression_statement" && stmt.named_child(0).is_some_and(|c| c.kind() == "string")
 }
 
@@ -604,7 +606,7 @@ fn init_edits(
     if file.node_text(init.parent().and_then(|b| b.parent()).unwrap_or(init)).contains("self._session") {
         return Err(format!("`{class_name}` already has a `_session` attribute of its own"));
     }
-    edits.push(add_keyword_parameter(params, declared));
+    edits.push(add_keyword_parameter(file, params, declared));
     let body = init.child_by_field_name("body").ok_or("`__init__` without a body")?;
     let stmts = primitives::statements(body);
     let first =
@@ -685,19 +687,33 @@ pub fn parameter_is_async(file: &SourceFile, function: Node, param: Node, name: 
 }
 
 /// Adds a required keyword-only parameter at the end of a parameter list (before `**kwargs`).
-pub fn add_keyword_parameter(params: Node, name: &str) -> Edit {
+pub fn add_keyword_parameter(file: &SourceFile, params: Node, name: &str) -> Edit {
     let list: Vec<Node> = {
         let mut c = params.walk();
         params.named_children(&mut c).filter(|p| p.kind() != "comment").collect()
     };
     let has_star = list.iter().any(|p| matches!(p.kind(), "list_splat_pattern" | "keyword_separator"));
     let double = list.iter().copied().find(|p| p.kind() == "dictionary_splat_pattern");
-    let text = if has_star { name.to_string() } else { format!("*, {name}") };
+    let parts: &[&str] = if has_star { &[name] } else { &["*", name] };
     match (double, list.last()) {
-        (Some(kw), _) => Edit::insert(kw.start_byte(), format!("{text}, ")),
-        (None, Some(last)) => Edit::insert(last.end_byte(), format!(", {text}")),
-        (None, None) => Edit::insert(params.start_byte() + 1, text),
+        (Some(kw), _) => Edit::insert(kw.start_byte(), format!("{}, ", parts.join(", "))),
+        (None, Some(last)) => append_after(file, params, *last, parts),
+        (None, None) => Edit::insert(params.start_byte() + 1, parts.join(", ")),
     }
+}
+
+/// Appends `parts` after the last item of a parenthesised list: on lines of their own when the
+/// list has one item per line and a trailing comma, else after `, `.
+pub fn append_after(file: &SourceFile, list: Node, last: Node, parts: &[&str]) -> Edit {
+    let after = &file.text[last.end_byte()..list.end_byte() - 1];
+    if let (Some(comma), Some(indent), true) =
+        (after.find(','), primitives::indentation(file, last), after.contains('\n'))
+    {
+        let nl = file.newline();
+        let lines: String = parts.iter().map(|p| format!("{nl}{indent}{p},")).collect();
+        return Edit::insert(last.end_byte() + comma + 1, lines);
+    }
+    Edit::insert(last.end_byte(), format!(", {}", parts.join(", ")))
 }
 
 /// `session: Optional[S] = None` → removed from its place, appended as a required keyword-only
@@ -736,7 +752,7 @@ pub fn make_keyword_required(
     let double = rest.iter().copied().find(|p| p.kind() == "dictionary_splat_pattern");
     match (double, rest.last()) {
         (Some(kw), _) => edits.push(Edit::insert(kw.start_byte(), format!("*, {declared}, "))),
-        (None, Some(last)) => edits.push(Edit::insert(last.end_byte(), format!(", *, {declared}"))),
+        (None, Some(last)) => edits.push(append_after(file, params, *last, &["*", &declared])),
         (None, None) => edits.push(Edit::insert(params.start_byte() + 1, format!("*, {declared}"))),
     }
     Ok(edits)
@@ -852,7 +868,7 @@ fn rewrite_function(
         Some(_) => {}
         None => {
             let (declared, import) = session_parameter(file, &parameter, typed.as_ref());
-            collected.edits.push(add_keyword_parameter(params, &declared));
+            collected.edits.push(add_keyword_parameter(file, params, &declared));
             collected.imports.extend(import);
         }
     }
@@ -1054,7 +1070,25 @@ fn reads_generated_values(file: &SourceFile, commit: Node) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::required_type;
+    use super::*;
+
+    fn with_parameter(text: &str) -> String {
+        let file = SourceFile::parse("a.py".into(), "a.py".into(), text.as_bytes().to_vec()).unwrap();
+        let function = python::top_level_definition(&file, "function_definition", "f").unwrap();
+        let edit = add_keyword_parameter(&file, function.child_by_field_name("parameters").unwrap(), "session: S");
+        edit::apply(text, &[edit]).unwrap()
+    }
+
+    #[test]
+    fn the_session_parameter_follows_the_signatures_layout() {
+        assert_eq!(with_parameter("def f():\n    pass\n"), "def f(*, session: S):\n    pass\n");
+        assert_eq!(with_parameter("def f(a, *, b):\n    pass\n"), "def f(a, *, b, session: S):\n    pass\n");
+        assert_eq!(with_parameter("def f(a, **kw):\n    pass\n"), "def f(a, *, session: S, **kw):\n    pass\n");
+        assert_eq!(
+            with_parameter("def f(\n    a,\n    b=1,\n):\n    pass\n"),
+            "def f(\n    a,\n    b=1,\n    *,\n    session: S,\n):\n    pass\n"
+        );
+    }
 
     #[test]
     fn optional_types_become_required() {

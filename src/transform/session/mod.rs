@@ -64,7 +64,9 @@ pub fn run(call: &TransformCall) -> Result<TransformOutput, ManualReason> {
     } else {
         format!("{what}; the commits of `{}` move to their owners", rewrite.committed.join("`, `"))
     };
-    Ok(TransformOutput { files, follow_ups: threaded.owners, description: Some(description) })
+    let mut follow_ups = threaded.owners;
+    follow_ups.extend(threaded.notes);
+    Ok(TransformOutput { files, follow_ups, description: Some(description) })
 }
 
 /// The start of the class or function a match's rewrite covers (matches in one unit share it).

@@ -59,6 +59,8 @@ struct FileWork {
 pub struct Threaded {
     pub files: Vec<FileEdits>,
     pub owners: Vec<String>,
+    /// Other things a reviewer should know (a cached driver now built per call).
+    pub notes: Vec<String>,
 }
 
 pub struct Threading<'a> {
@@ -73,6 +75,7 @@ pub struct Threading<'a> {
     files: BTreeMap<String, FileWork>,
     threaded: HashSet<(String, usize)>,
     owners: Vec<String>,
+    notes: Vec<String>,
 }
 
 fn name_of<'a>(file: &'a SourceFile, node: Node) -> &'a str {
@@ -103,6 +106,7 @@ impl<'a> Threading<'a> {
             files: BTreeMap::new(),
             threaded: HashSet::new(),
             owners: Vec::new(),
+            notes: Vec::new(),
         })
     }
 
@@ -199,10 +203,22 @@ impl<'a> Threading<'a> {
             .ok_or_else(|| format!("`{}` is called at module level ({here})", need.name))?;
         let stmt = python::enclosing_statement(call).ok_or("a call outside any statement")?;
         let function_name = python::enclosing_names(&file, call).0;
+        let (rank, owner_rank) = self.ranks(&file.rel_path);
         if let Some(global) = singleton(&file, function, stmt) {
-            return Err(format!(
-                "`{function_name}` caches the driver in the global `{global}` ({here}): the cached object would keep the first caller's session; make it a plain factory first"
-            ));
+            // A cached driver would keep the first caller's session: below the owner, a factory
+            // of the plain `if _x is None: _x = X()` shape builds one per call instead.
+            let plain = rank.is_some_and(|r| r > owner_rank) && !mentions(&file, function, "session");
+            let edits = plain.then(|| plain_factory(&file, function, stmt, call, &global)).flatten();
+            let Some(edits) = edits else {
+                return Err(format!(
+                    "`{function_name}` caches the driver in the global `{global}` ({here}): the cached object would keep the first caller's session; make it a plain factory first"
+                ));
+            };
+            for e in edits {
+                self.edit(&file, e);
+            }
+            self.notes.push(format!("`{function_name}` builds a new driver per call (it cached one in `{global}`)"));
+            return self.take_session(&file, function, need.depth);
         }
         if self.commits() {
             if let Some(other) = self.other_session_owner(&file, function) {
@@ -214,7 +230,6 @@ impl<'a> Threading<'a> {
         let session_like = driver::session_like();
         let passes = passed_session(&file, call, &need.param);
         let params = driver::parameters(&file, function);
-        let (rank, owner_rank) = self.ranks(&file.rel_path);
         let first_time = self.threaded.insert((file.rel_path.clone(), function.start_byte()));
 
         // The caller already passes a session it has, or has one in scope.
@@ -289,22 +304,46 @@ impl<'a> Threading<'a> {
             if !first_time {
                 return Ok(Vec::new());
             }
-            let params_node = function.child_by_field_name("parameters").ok_or("no parameters")?;
-            let (declared, import) = driver::session_parameter(&file, "session", self.driver.session_type.as_ref());
-            self.edit(&file, driver::add_keyword_parameter(params_node, &declared));
-            if let Some(import) = import {
-                self.edit(&file, import);
-            }
-            return self.thread_up(&file, function, need.depth, ("session".into(), None)).map(|n| vec![n]);
+            return self.take_session(&file, function, need.depth);
         }
         // The owner (or an entry point) with no session: it opens the one the driver opened.
         if mentions(&file, function, "session") {
             return Err(format!("`{function_name}` at {here} already uses the name `session` for something else"));
         }
         self.edit(&file, add_argument(&file, call, "session", "session")?);
+        let last = self.region_end(stmt);
+        if escapes(&file, stmt, last, call.byte_range()) {
+            // It hands the driver out (a capability, a factory): whoever uses it owns the session.
+            return if first_time { self.take_session(&file, function, need.depth) } else { Ok(Vec::new()) };
+        }
         let header = self.driver.opener.header.replace("{}", "session");
         self.import_opener(&file)?;
         self.own(&file, function, call, "session", Some(header), &function_name).map(|_| Vec::new())
+    }
+
+    /// The last statement that may use the driver after `stmt`: a class driver is used after its
+    /// construction, so the rest of the block needs the session.
+    fn region_end<'t>(&self, stmt: Node<'t>) -> Node<'t> {
+        match (&self.driver.unit, stmt.parent()) {
+            (Unit::Class(_), Some(block)) => primitives::statements(block).last().copied().unwrap_or(stmt),
+            _ => stmt,
+        }
+    }
+
+    /// `function` takes a new `session` parameter, which its own callers must pass.
+    fn take_session(
+        &mut self,
+        file: &Arc<SourceFile>,
+        function: Node,
+        depth: usize,
+    ) -> Result<Vec<Need>, ManualReason> {
+        let params_node = function.child_by_field_name("parameters").ok_or("no parameters")?;
+        let (declared, import) = driver::session_parameter(file, "session", self.driver.session_type.as_ref());
+        self.edit(file, driver::add_keyword_parameter(file, params_node, &declared));
+        if let Some(import) = import {
+            self.edit(file, import);
+        }
+        self.thread_up(file, function, depth, ("session".into(), None)).map(|n| vec![n])
     }
 
     /// The function's own callers must now pass the session it takes.
@@ -343,7 +382,6 @@ impl<'a> Threading<'a> {
         function_name: &str,
     ) -> Result<(), ManualReason> {
         let stmt = python::enclosing_statement(call).ok_or("a call outside any statement")?;
-        let call_range = call.byte_range();
         let commits_already = file.text[stmt.end_byte()..function.end_byte()].contains(&format!("{session}.commit()"));
         if (!self.commits() || commits_already) && open.is_none() {
             return Ok(());
@@ -354,20 +392,8 @@ impl<'a> Threading<'a> {
                 location(file, stmt)
             ));
         }
-        // A class driver is used after its construction: the rest of the block needs the session.
-        let last = match (&self.driver.unit, stmt.parent()) {
-            (Unit::Class(_), Some(block)) => primitives::statements(block).last().copied().unwrap_or(stmt),
-            _ => stmt,
-        };
+        let last = self.region_end(stmt);
         let lines = file.line_range(stmt.start_byte()..last.end_byte());
-        if open.is_some() {
-            if let Some(escaping) = escapes(file, stmt, last, call_range.clone()) {
-                return Err(format!(
-                    "`{function_name}` returns `{escaping}`, which holds the driver ({}): a session it opened would be closed under it",
-                    location(file, stmt)
-                ));
-            }
-        }
         let work = self.work(file);
         if work.regions.iter().any(|r| r.lines.start < lines.end && lines.start < r.lines.end) {
             return Err(format!(
@@ -473,7 +499,7 @@ impl<'a> Threading<'a> {
             }
             files.push(FileEdits::edit(path, edits));
         }
-        Ok(Threaded { files, owners: self.owners })
+        Ok(Threaded { files, owners: self.owners, notes: self.notes })
     }
 
     /// A function called in `function` that lives in a driver layer and opens its own session
@@ -548,23 +574,84 @@ fn singleton(file: &SourceFile, function: Node, stmt: Node) -> Option<String> {
     global.then_some(target)
 }
 
-/// A name `first` binds to the driver itself (the call is its whole value) that a `return` up to
-/// `last` hands out.
-fn escapes(file: &SourceFile, first: Node, last: Node, call: Range<usize>) -> Option<String> {
-    let assign = first.named_child(0).filter(|a| a.kind() == "assignment")?;
-    let value = assign.child_by_field_name("right")?;
-    let value = if value.kind() == "await" { value.named_child(0)? } else { value };
-    if value.byte_range() != call {
+/// `global _x` + `if _x is None: _x = X()` + `return _x` (docstring aside) becomes `return
+/// X(..., session=session)`; the module's `_x = None` goes when nothing else reads `_x`.
+fn plain_factory(file: &SourceFile, function: Node, stmt: Node, call: Node, global: &str) -> Option<Vec<Edit>> {
+    let body = function.child_by_field_name("body")?;
+    let stmts: Vec<Node> = primitives::statements(body).into_iter().filter(|s| !driver::is_docstring(*s)).collect();
+    let [declare, check, give] = stmts[..] else { return None };
+    let guarded = stmt.parent().and_then(|b| b.parent()).is_some_and(|i| i.id() == check.id());
+    let shape = declare.kind() == "global_statement"
+        && check.kind() == "if_statement"
+        && check.child_by_field_name("condition").is_some_and(|c| file.node_text(c) == format!("{global} is None"))
+        && check.child_by_field_name("alternative").is_none()
+        && primitives::statements(check.child_by_field_name("consequence")?).len() == 1
+        && file.node_text(give) == format!("return {global}");
+    if !(guarded && shape) {
         return None;
     }
-    let bound = file.node_text(assign.child_by_field_name("left")?).to_string();
-    let word = Regex::new(&format!(r"\b{}\b", regex::escape(&bound))).ok()?;
-    let mut found = None;
+    let argument = add_argument(file, call, "session", "session").ok()?;
+    let at = argument.range.start - call.start_byte();
+    let mut built = file.node_text(call).to_string();
+    built.insert_str(at, &argument.content);
+    let mut edits = vec![Edit::replace(declare.start_byte()..give.end_byte(), format!("return {built}"))];
+    // The module-level cache, when only this factory used it.
+    let root = file.tree.root_node();
+    let reads_elsewhere = {
+        let mut elsewhere = false;
+        for_each_node(root, |n| {
+            let inside = n.start_byte() >= function.start_byte() && n.end_byte() <= function.end_byte();
+            elsewhere |= n.kind() == "identifier"
+                && file.node_text(n) == global
+                && !inside
+                && !is_cache_declaration(file, n, global);
+        });
+        elsewhere
+    };
+    if !reads_elsewhere {
+        for top in primitives::statements(root) {
+            if is_cache_statement(file, top, global) {
+                edits.extend(primitives::delete_with_leading_comments(file, top));
+            }
+        }
+    }
+    Some(edits)
+}
+
+/// `_x = None` / `_x: Optional[X] = None` at module level.
+fn is_cache_statement(file: &SourceFile, stmt: Node, global: &str) -> bool {
+    let assign = stmt.named_child(0).filter(|a| stmt.kind() == "expression_statement" && a.kind() == "assignment");
+    assign.is_some_and(|a| {
+        a.child_by_field_name("left").is_some_and(|l| file.node_text(l) == global)
+            && a.child_by_field_name("right").is_some_and(|r| file.node_text(r) == "None")
+    })
+}
+
+fn is_cache_declaration(file: &SourceFile, identifier: Node, global: &str) -> bool {
+    let stmt = python::enclosing_statement(identifier);
+    stmt.is_some_and(|s| s.parent().is_some_and(|p| p.kind() == "module") && is_cache_statement(file, s, global))
+}
+
+/// Whether `first` binds a name to the driver itself (the call is its whole value) that a
+/// `return` up to `last` hands out.
+fn escapes(file: &SourceFile, first: Node, last: Node, call: Range<usize>) -> bool {
+    let Some(assign) = first.named_child(0).filter(|a| a.kind() == "assignment") else { return false };
+    let (Some(left), Some(value)) = (assign.child_by_field_name("left"), assign.child_by_field_name("right")) else {
+        return false;
+    };
+    let value = if value.kind() == "await" { value.named_child(0).unwrap_or(value) } else { value };
+    if value.byte_range() != call {
+        return false;
+    }
+    let bound = file.node_text(left);
+    let mut handed_out = false;
     let mut node = Some(first);
     while let Some(stmt) = node {
         for_each_node(stmt, |n| {
-            if n.kind() == "return_statement" && n.named_child(0).is_some_and(|v| word.is_match(file.node_text(v))) {
-                found = Some(bound.clone());
+            if n.kind() == "return_statement" {
+                if let Some(v) = n.named_child(0) {
+                    for_each_node(v, |i| handed_out |= i.kind() == "identifier" && file.node_text(i) == bound);
+                }
             }
         });
         if stmt.id() == last.id() {
@@ -572,7 +659,7 @@ fn escapes(file: &SourceFile, first: Node, last: Node, call: Range<usize>) -> Op
         }
         node = stmt.next_named_sibling();
     }
-    found
+    handed_out
 }
 
 /// The call node a call site points at.
@@ -640,7 +727,7 @@ fn add_argument(file: &SourceFile, call: Node, name: &str, value: &str) -> Resul
     let mut cursor = args.walk();
     let last = args.named_children(&mut cursor).filter(|a| a.kind() != "comment").last();
     Ok(match last {
-        Some(last) => Edit::insert(last.end_byte(), format!(", {name}={value}")),
+        Some(last) => driver::append_after(file, args, last, &[&format!("{name}={value}")]),
         None => Edit::insert(args.start_byte() + 1, format!("{name}={value}")),
     })
 }
@@ -713,4 +800,29 @@ fn owner_block(
         return Err("the owner's statements would not parse after adding the commit".into());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_argument(text: &str) -> String {
+        let file = SourceFile::parse("a.py".into(), "a.py".into(), text.as_bytes().to_vec()).unwrap();
+        let mut call = None;
+        for_each_node(file.tree.root_node(), |n| {
+            if n.kind() == "call" && call.is_none() {
+                call = Some(n);
+            }
+        });
+        let edit = add_argument(&file, call.unwrap(), "session", "s").unwrap();
+        edit::apply(text, &[edit]).unwrap()
+    }
+
+    #[test]
+    fn the_session_argument_follows_the_calls_layout() {
+        assert_eq!(with_argument("f()\n"), "f(session=s)\n");
+        assert_eq!(with_argument("f(a, b=1)\n"), "f(a, b=1, session=s)\n");
+        assert_eq!(with_argument("f(\n    a=1,\n    b=2,\n)\n"), "f(\n    a=1,\n    b=2,\n    session=s,\n)\n");
+        assert_eq!(with_argument("f(\n    a=1,\n    b=2\n)\n"), "f(\n    a=1,\n    b=2, session=s\n)\n");
+    }
 }
