@@ -617,6 +617,26 @@ fn recipes_test_passes() {
     assert_eq!(code, 0, "{stdout}{stderr}");
 }
 
+/// A project's own recipe is tested as written, not as the shipped recipe of the same id.
+#[test]
+fn recipes_test_runs_the_projects_own_recipe() {
+    let dir = init_project();
+    let recipes = dir.path().join("my-recipes");
+    std::fs::create_dir_all(&recipes).unwrap();
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/l6-transaction.toml")).unwrap();
+    // The project's version deletes nothing: its own test expects the commit to stay.
+    let cut = shipped.find("[[fix]]").unwrap();
+    let own = format!(
+        "{}[[fix]]\napplicability = \"manual\"\nreason = \"by hand here\"\n\n[[tests]]\nname = \"kept\"\npath = \"backend/app/hoc/cus/orders/L6_drivers/order_driver.py\"\ncode = \"def save(session):\\n    session.commit()\\n\"\nmatches = 1\nfixed = \"def save(session):\\n    session.commit()\\n\"\n",
+        &shipped[..cut]
+    );
+    std::fs::write(recipes.join("l6-transaction.toml"), own).unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &["recipes", "test", "--recipes", "my-recipes", "l6-transaction"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("ok      l6-transaction :: kept") && stdout.contains("1 passed"), "{stdout}");
+}
+
 #[test]
 fn version_and_help() {
     let dir = tempfile::tempdir().unwrap();

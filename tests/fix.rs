@@ -851,6 +851,31 @@ fn injecting_a_session_passes_the_callers_session_or_opens_the_drivers_in_the_ow
     py_compile_project(dir.path());
 }
 
+/// `if self._session: ... else: with Session(engine) as session: ...` keeps only the first branch:
+/// the session is always injected now.
+#[test]
+fn a_fallback_branch_that_opened_a_session_goes() {
+    let dir = init_project();
+    let driver = format!("{L6}/resolver.py");
+    write(
+        dir.path(),
+        &driver,
+        "from typing import Optional\n\nfrom sqlalchemy.orm import Session\n\nfrom app.db import engine\n\n\n\
+         class Resolver:\n    def __init__(self, session: Optional[Session] = None):\n        self._session = session\n\n\
+         \x20   def names(self):\n        if self._session:\n            return load(self._session)\n        else:\n\
+         \x20           with Session(engine) as session:\n                return load(session)\n\n\n\
+         def load(session):\n    return []\n",
+    );
+    write(dir.path(), "backend/app/db.py", "engine = None\n");
+    git_commit_all(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    let fixed = read(dir.path(), &driver);
+    assert!(fixed.contains("    def names(self):\n        return load(self._session)\n\n\n"), "{stdout}\n{fixed}");
+    assert!(!fixed.contains("engine"), "{fixed}");
+    py_compile_project(dir.path());
+}
+
 const COMMITTING_DRIVER: &str = r#"from app.db import get_async_session
 from app.models import Item
 

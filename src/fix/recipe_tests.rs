@@ -7,6 +7,7 @@ use anyhow::Context;
 use crate::diagnostics;
 use crate::engine::{Project, ProjectOptions};
 use crate::fix::{self, Decision, FixOptions};
+use crate::recipe::Origin;
 
 /// The outcome of one recipe example.
 pub struct CaseResult {
@@ -44,10 +45,15 @@ pub fn run_cases(project: &Project, ids: &[String]) -> anyhow::Result<Vec<CaseRe
             }
             let code = case.code.trim_start_matches('\n');
             std::fs::write(&path, code)?;
+            // The recipe under test, wherever it came from (a project's replaces a shipped one).
+            let recipe_dirs = match &loaded.origin {
+                Origin::Project(file) => file.parent().map(|d| vec![d.to_path_buf()]).unwrap_or_default(),
+                Origin::Shipped(_) => Vec::new(),
+            };
             let options = ProjectOptions {
                 config: project.config.source.clone(),
                 start: dir.path().to_path_buf(),
-                recipe_dirs: Vec::new(),
+                recipe_dirs,
                 select: vec![recipe.id.clone()],
             };
             let mut scratch = Project::load(&options)?;

@@ -407,6 +407,21 @@ fn dedented_body(file: &SourceFile, block: Node, indent: &str) -> Option<String>
     Some(primitives::reindent(&file.text[range], &body_indent, indent))
 }
 
+/// For `stmt` alone in the `else` of `if <injected>:` (or `is not None`, no `elif`): that `if`
+/// and its first branch, which is all that remains once the session is always injected.
+fn fallback_branch<'t>(file: &SourceFile, stmt: Node<'t>, injected: &str) -> Option<(Node<'t>, Node<'t>)> {
+    let block = stmt.parent()?;
+    let branch = block.parent().filter(|e| e.kind() == "else_clause")?;
+    let guard = branch.parent().filter(|i| i.kind() == "if_statement")?;
+    let condition = file.node_text(guard.child_by_field_name("condition")?);
+    let mut cursor = guard.walk();
+    let elif = guard.named_children(&mut cursor).any(|c| c.kind() == "elif_clause");
+    let alone = primitives::statements(block).len() == 1;
+    let tested = condition == injected || condition == format!("{injected} is not None");
+    (tested && alone && !elif).then_some(())?;
+    Some((guard, guard.child_by_field_name("consequence")?))
+}
+
 struct Collected<'t> {
     edits: Vec<Edit>,
     /// Imports the rewrite adds (outside the unit, applied with the final edit).
@@ -448,6 +463,13 @@ fn unwrap_function<'t>(
                         && o.stmt.end_byte() <= body.end_byte()
                 }) {
                     return Err(format!("line {} opens a second session inside the first", line(file, acq.stmt)));
+                }
+                // `if self._session: A else: <open one>`: the injected session is always there.
+                if let Some((fallback_of, kept)) = replacement.and_then(|r| fallback_branch(file, acq.stmt, r)) {
+                    let if_indent = primitives::indentation(file, fallback_of).ok_or("an `if` sharing its line")?;
+                    let text = dedented_body(file, kept, &if_indent).ok_or("an empty branch")?;
+                    out.edits.push(Edit::replace(file.line_range(fallback_of.byte_range()), text));
+                    continue;
                 }
                 let text = dedented_body(file, body, &indent).ok_or("an empty session block")?;
                 out.edits.push(Edit::replace(range, format!("{}{text}", alias(&acq.name))));
