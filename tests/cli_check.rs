@@ -298,6 +298,17 @@ fn invalid_pattern_shows_position() {
     assert!(stderr.contains("line 1, column 8"), "{stderr}");
 }
 
+/// Relations share metavariables with the match, so a relation reusing the match's `$$$ARGS`
+/// would only hold when both argument lists are equal: a recipe bug, refused at load.
+#[test]
+fn a_relation_reusing_the_matchs_list_metavariable_is_refused() {
+    let stderr = rejected_recipe(
+        "id = \"my-rule\"\ntitle = \"x\"\n[match]\npattern = \"$RECV.commit($$$ARGS)\"\n\
+         [[fix]]\napplicability = \"manual\"\nreason = \"r\"\n[fix.when.preceded_by]\npattern = \"$RECV = connect($$$ARGS)\"\n",
+    );
+    assert!(stderr.contains("my-rule") && stderr.contains("reuses `$$$ARGS`"), "{stderr}");
+}
+
 #[test]
 fn invalid_query_shows_position() {
     let dir = violating_project();

@@ -365,6 +365,12 @@ fn validate_shape(loaded: &LoadedRecipe, all: &[LoadedRecipe]) -> Result<(), Rec
         }
         _ => {}
     }
+    if let Some(name) = reused_list_metavariable(recipe) {
+        return Err(invalid(format!(
+            "recipe `{}`: a relation reuses `$$${name}` from [match]; relations share metavariables with the match, so the two lists would have to be equal (they almost never are): give the relation's its own name",
+            recipe.id
+        )));
+    }
     for id in &recipe.include {
         let target = all
             .iter()
@@ -375,6 +381,36 @@ fn validate_shape(loaded: &LoadedRecipe, all: &[LoadedRecipe]) -> Result<(), Rec
         }
     }
     Ok(())
+}
+
+/// A `$$$NAME` of the match pattern that a relation's pattern uses too (`where` or a fix's `when`).
+fn reused_list_metavariable(recipe: &Recipe) -> Option<String> {
+    let list = regex::Regex::new(r"\$\$\$([A-Z_][A-Z0-9_]*)").expect("constant regex");
+    let names = |spec: &MatchSpec| -> Vec<String> {
+        let patterns = spec.pattern.iter().chain(spec.any.iter());
+        patterns.flat_map(|p| list.captures_iter(p).map(|c| c[1].to_string()).collect::<Vec<_>>()).collect()
+    };
+    let matched = names(recipe.matcher.as_ref()?);
+    let relations = std::iter::once(&recipe.relations).chain(recipe.fix.iter().map(|f| &f.when));
+    relations
+        .flat_map(|r| {
+            [
+                &r.inside,
+                &r.not_inside,
+                &r.has,
+                &r.not_has,
+                &r.file_has,
+                &r.file_lacks,
+                &r.followed_by,
+                &r.preceded_by,
+                &r.callers_have,
+            ]
+            .into_iter()
+            .flatten()
+            .flat_map(&names)
+            .collect::<Vec<_>>()
+        })
+        .find(|name| matched.contains(name))
 }
 
 /// Expands recipe ids (composites to their parts, in order) and drops duplicates.
