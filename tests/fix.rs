@@ -876,6 +876,29 @@ fn a_fallback_branch_that_opened_a_session_goes() {
     py_compile_project(dir.path());
 }
 
+/// The session type's import takes the line of the factory import that goes (they would collide
+/// after the last import), and the module keeps its spacing.
+#[test]
+fn the_session_types_import_replaces_the_factorys() {
+    let dir = init_project();
+    let driver = format!("{L6}/reader.py");
+    write(
+        dir.path(),
+        &driver,
+        "import logging\n\nfrom app.db import async_session_context\n\n\n\
+         async def find(x):\n    async with async_session_context() as session:\n        return await session.get(int, x)\n",
+    );
+    git_commit_all(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        read(dir.path(), &driver),
+        "import logging\n\nfrom sqlalchemy.ext.asyncio import AsyncSession\n\n\n\
+         async def find(x, *, session: AsyncSession):\n    return await session.get(int, x)\n",
+        "{stdout}"
+    );
+}
+
 const COMMITTING_DRIVER: &str = r#"from app.db import get_async_session
 from app.models import Item
 

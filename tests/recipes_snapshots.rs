@@ -57,11 +57,19 @@ fn fix_case(id: &str, case: &str, dir: &Path, fixed_files: &[&str]) {
     snapshot(&format!("{id}__{case}__dry_run_summary"), dir, &summary);
     let (code, summary, stderr) = run(dir, &["fix", "--allow-dirty", "--select", id, "--color", "never"]);
     assert_eq!(code, 0, "{summary}{stderr}");
+    assert!(!summary.contains("Dropped"), "a change set strata built was refused by its own checks:\n{summary}");
     snapshot(&format!("{id}__{case}__fix_summary"), dir, &summary);
     let mut fixed = String::new();
     for rel in fixed_files {
         fixed.push_str(&format!("=== {rel}\n{}", common::read(dir, rel)));
     }
+    // What the snapshot shows must at least compile.
+    let compiled = std::process::Command::new(common::python())
+        .args(["-m", "py_compile"])
+        .args(fixed_files.iter().map(|rel| dir.join(rel)))
+        .output()
+        .unwrap();
+    assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
     snapshot(&format!("{id}__{case}__fixed_files"), dir, &fixed);
     let (code, diff, _) = run(dir, &["fix", "--dry-run", "--select", id]);
     assert_eq!(code, 0, "a second run would change:\n{diff}");

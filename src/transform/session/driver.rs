@@ -517,13 +517,21 @@ fn rewrite_class(
     let (attr, call_param) = match init {
         Some(init) => init_edits(file, init, &class_name, &declared.0, &mut collected.edits)?,
         None => {
+            // The class's first member, after its docstring and before any section comments.
             let body = class.child_by_field_name("body").ok_or("a class without a body")?;
-            let first = primitives::statements(body).into_iter().find(|s| !is_docstring(*s)).ok_or("an empty class")?;
+            let first = primitives::statements(body).into_iter().next().ok_or("an empty class")?;
             let indent = primitives::indentation(file, first).ok_or("a class member shares its line")?;
             let nl = file.newline();
-            let text =
-                format!("{indent}def __init__(self, {}):{nl}{indent}    self._session = session{nl}{nl}", declared.0);
-            collected.edits.push(Edit::insert(file.line_range(first.byte_range()).start, text));
+            let init =
+                format!("{indent}def __init__(self, {}):{nl}{indent}    self._session = session{nl}", declared.0);
+            let edit = if is_docstring(first) {
+                Edit::insert(file.line_range(first.byte_range()).end, format!("{nl}{init}"))
+            } else {
+                let colon = std::iter::successors(body.prev_sibling(), |n| n.prev_sibling()).find(|n| n.kind() == ":");
+                let header_end = colon.map_or(first.start_byte(), |c| file.line_range(c.end_byte()..c.end_byte()).end);
+                Edit::insert(header_end, format!("{init}{nl}"))
+            };
+            collected.edits.push(edit);
             ("_session".to_string(), ("session".to_string(), None))
         }
     };
@@ -738,8 +746,8 @@ pub fn append_after(file: &SourceFile, list: Node, last: Node, parts: &[&str]) -
     Edit::insert(last.end_byte(), format!(", {}", parts.join(", ")))
 }
 
-/// `session: Optional[S] = None` → removed from its place, appended as a required keyword-only
-/// `session: S` (a required parameter cannot follow ones with defaults).
+/// `session: Optional[S] = None` → a required `session: S`: in place when nothing before it has a
+/// default, else keyword-only (a required parameter cannot follow ones with defaults).
 pub fn make_keyword_required(
     file: &SourceFile,
     params: Node,
@@ -761,22 +769,17 @@ pub fn make_keyword_required(
     if after_star || !defaults_before(params, param) {
         return Ok(vec![Edit::replace(param.byte_range(), declared)]);
     }
-    // Remove it with the separating comma, then append it after `*`.
-    let range = if index + 1 < list.len() {
-        param.start_byte()..list[index + 1].start_byte()
-    } else if index > 0 {
-        list[index - 1].end_byte()..param.end_byte()
-    } else {
-        param.byte_range()
-    };
-    let mut edits = vec![Edit::delete(range)];
-    let rest: Vec<Node> = list.iter().copied().filter(|p| p.id() != param.id()).collect();
-    let double = rest.iter().copied().find(|p| p.kind() == "dictionary_splat_pattern");
-    match (double, rest.last()) {
-        (Some(kw), _) => edits.push(Edit::insert(kw.start_byte(), format!("*, {declared}, "))),
-        (None, Some(last)) => edits.push(append_after(file, params, *last, &["*", &declared])),
-        (None, None) => edits.push(Edit::insert(params.start_byte() + 1, format!("*, {declared}"))),
+    // The last parameter (before `**kwargs`) becomes keyword-only where it stands.
+    if list[index + 1..].iter().all(|p| p.kind() == "dictionary_splat_pattern") {
+        return Ok(vec![Edit::replace(param.byte_range(), format!("*, {declared}"))]);
     }
+    // Otherwise it leaves its place, with the comma after it, for the end of the list.
+    let mut edits = vec![Edit::delete(param.start_byte()..list[index + 1].start_byte())];
+    let last = list.last().copied().unwrap_or(param);
+    edits.push(match list.iter().copied().find(|p| p.kind() == "dictionary_splat_pattern") {
+        Some(kw) => Edit::insert(kw.start_byte(), format!("*, {declared}, ")),
+        None => append_after(file, params, last, &["*", &declared]),
+    });
     Ok(edits)
 }
 
@@ -956,7 +959,16 @@ fn finish(
             edits.push(unused);
         }
     }
-    edits.extend(collected.imports);
+    // An added import lands after the last import, which may be one that goes: then it takes that
+    // import's line, and the blank lines around stay as they were.
+    for mut import in collected.imports {
+        let at = import.range.start;
+        if let Some(gone) = edits.iter_mut().find(|e| e.range.start < at && at < e.range.end && e.content.is_empty()) {
+            gone.range.end = file.line_range(gone.range.start..gone.range.start).end;
+            import.range = gone.range.start..gone.range.start;
+        }
+        edits.push(import);
+    }
     Ok(DriverRewrite { unit, edits, is_async, committed, rolled_back, opener, session_type, call_param })
 }
 
@@ -1099,6 +1111,31 @@ mod tests {
         let function = python::top_level_definition(&file, "function_definition", "f").unwrap();
         let edit = add_keyword_parameter(&file, function.child_by_field_name("parameters").unwrap(), "session: S");
         edit::apply(text, &[edit]).unwrap()
+    }
+
+    #[test]
+    fn an_optional_session_becomes_required_where_callers_can_still_pass_it() {
+        let required = |text: &str| {
+            let file = SourceFile::parse("a.py".into(), "a.py".into(), text.as_bytes().to_vec()).unwrap();
+            let function = python::top_level_definition(&file, "function_definition", "f").unwrap();
+            let params = function.child_by_field_name("parameters").unwrap();
+            let param = driver_param(&file, params);
+            edit::apply(text, &make_keyword_required(&file, params, param, "session").unwrap()).unwrap()
+        };
+        assert_eq!(required("def f(session=None, a=1): ..."), "def f(session, a=1): ...");
+        assert_eq!(required("def f(a=1, session: Optional[S] = None): ..."), "def f(a=1, *, session: S): ...");
+        assert_eq!(
+            required("def f(\n    a=1,\n    session=None,\n):\n    ..."),
+            "def f(\n    a=1,\n    *, session,\n):\n    ..."
+        );
+        assert_eq!(required("def f(a=1, session=None, b=2): ..."), "def f(a=1, b=2, *, session): ...");
+    }
+
+    fn driver_param<'t>(file: &SourceFile, params: Node<'t>) -> Node<'t> {
+        let mut cursor = params.walk();
+        let found =
+            params.named_children(&mut cursor).find(|p| python::parameter_name(file, *p).as_deref() == Some("session"));
+        found.unwrap()
     }
 
     #[test]
