@@ -1000,6 +1000,63 @@ fn the_session_is_threaded_through_factories_and_the_handler_commits() {
     assert!(git(dir.path(), &["status", "--porcelain"]).trim().is_empty());
 }
 
+/// An owner-layer function whose own `session=None` was passed on keeps it optional and opens
+/// the session the driver used to open when none is given.
+#[test]
+fn an_optional_session_in_the_owner_layer_is_opened_there_when_none_is_given() {
+    let dir = init_project();
+    write(dir.path(), "backend/app/db.py", "def AsyncSessionLocal():\n    return None\n");
+    let driver = format!("{L6}/saver.py");
+    write(
+        dir.path(),
+        &driver,
+        "from typing import Optional\n\nfrom sqlalchemy.ext.asyncio import AsyncSession\n\nfrom app.db import AsyncSessionLocal\n\n\n\
+         async def save(name, session: Optional[AsyncSession] = None):\n    own = session is None\n    if own:\n        session = AsyncSessionLocal()\n\
+         \x20   try:\n        session.add(name)\n        await session.flush()\n    finally:\n        if own:\n            await session.close()\n",
+    );
+    let owner = format!("{HANDLERS}/shop_handler.py");
+    write(
+        dir.path(),
+        &owner,
+        "from app.hoc.cus.shop.L6_drivers.saver import save\n\n\nasync def write(name, session=None):\n    return await save(name, session=session)\n",
+    );
+    git_commit_all(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        read(dir.path(), &driver).contains(
+            "async def save(name, session: AsyncSession):\n    session.add(name)\n    await session.flush()\n"
+        ),
+        "{stdout}\n{}",
+        read(dir.path(), &driver)
+    );
+    assert_eq!(
+        read(dir.path(), &owner),
+        "from app.hoc.cus.shop.L6_drivers.saver import save\nfrom app.db import AsyncSessionLocal\n\n\n\
+         async def write(name, session=None):\n    if session is None:\n        async with AsyncSessionLocal() as session:\n\
+         \x20           return await save(name, session=session)\n    else:\n        return await save(name, session=session)\n",
+        "{stdout}"
+    );
+    py_compile_project(dir.path());
+}
+
+/// A committing driver nobody in the project calls is still injected (no path from a handler
+/// loses a write); the summary says its outside callers must now commit.
+#[test]
+fn a_driver_without_callers_in_the_project_says_who_must_commit() {
+    let dir = init_project();
+    let driver = format!("{L6}/item_writer.py");
+    write(dir.path(), &driver, COMMITTING_DRIVER);
+    git_commit_all(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(read(dir.path(), &driver).contains("def get_item_writer(*, session: AsyncSession):"), "{stdout}");
+    assert!(
+        stdout.contains("`get_item_writer` has no caller in the project: a caller outside it now passes the session and must commit after `ItemWriter.add`"),
+        "{stdout}"
+    );
+}
+
 /// A driver cached in a module global below the handlers is built per call instead (the cache
 /// would keep the first caller's session); one cached in the handlers' layer stays manual, as does
 /// an async driver whose owner is a sync function.

@@ -37,13 +37,24 @@ struct Need {
     depth: usize,
 }
 
+/// Where an owner's session comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Opening {
+    /// It has one already.
+    Given,
+    /// It opens one (the opener's header) around the statements that use the driver.
+    Open(String),
+    /// Its optional session parameter may be `None`: then it opens one, as the driver did.
+    WhenNone(String),
+}
+
 /// A run of statements an owner rewrites: it commits after them and, where it opens the
 /// session, runs them inside the opener.
 #[derive(Debug)]
 struct Region {
     lines: Range<usize>,
     session: String,
-    open: Option<String>,
+    open: Opening,
     /// The enclosing function's text, to pick a fresh name that does not clash.
     function: Range<usize>,
 }
@@ -143,8 +154,9 @@ impl<'a> Threading<'a> {
             }
             let sites = self.resolve(&need)?;
             if sites.is_empty() && self.commits() {
-                return Err(format!(
-                    "no caller of `{}` in the project could commit the session (it has none); the writes of `{}` would have no owner",
+                // No path from a handler reaches it here: its callers are outside the project.
+                self.notes.push(format!(
+                    "`{}` has no caller in the project: a caller outside it now passes the session and must commit after `{}`",
                     need.name,
                     self.driver.committed.join("`, `")
                 ));
@@ -240,7 +252,7 @@ impl<'a> Threading<'a> {
         if let Some(expr) = &passes {
             if param.is_none() {
                 // `ctx.session`, a local: the function that has it owns it.
-                return self.own(&file, function, call, expr, None, &function_name).map(|_| Vec::new());
+                return self.own(&file, function, call, expr, Opening::Given, &function_name).map(|_| Vec::new());
             }
         }
         if let Some((name, optional, node)) = param {
@@ -253,6 +265,13 @@ impl<'a> Threading<'a> {
             }
             if passes.is_none() {
                 self.edit(&file, add_argument(&file, call, "session", &name)?);
+            }
+            if optional && !rank.is_some_and(|r| r > owner_rank) {
+                // In the owner layer `session=None` keeps meaning "open one": the owner does.
+                let header = self.driver.opener.header.replace("{}", &name);
+                self.import_opener(&file)?;
+                let opening = Opening::WhenNone(header);
+                return self.own(&file, function, call, &name, opening, &function_name).map(|_| Vec::new());
             }
             if optional {
                 // `session=None` means "open one": callers must now always pass it.
@@ -269,7 +288,7 @@ impl<'a> Threading<'a> {
             }
             // The owner layer, or an entry point above it (an endpoint's request session).
             if !rank.is_some_and(|r| r > owner_rank) {
-                return self.own(&file, function, call, &name, None, &function_name).map(|_| Vec::new());
+                return self.own(&file, function, call, &name, Opening::Given, &function_name).map(|_| Vec::new());
             }
             if self.commits() && first_time {
                 // Below the owner: whoever passes the session in must commit it.
@@ -280,7 +299,7 @@ impl<'a> Threading<'a> {
         }
         if let Some(local) = local_session(&file, function, call.start_byte()) {
             self.edit(&file, add_argument(&file, call, "session", &local)?);
-            return self.own(&file, function, call, &local, None, &function_name).map(|_| Vec::new());
+            return self.own(&file, function, call, &local, Opening::Given, &function_name).map(|_| Vec::new());
         }
         let context = &self.config.file.registry;
         let ctx = params.iter().find(|(n, _, node)| {
@@ -293,7 +312,7 @@ impl<'a> Threading<'a> {
             if self.driver.is_async == context.context_session_async {
                 let expr = format!("{ctx}.{}", context.context_session);
                 self.edit(&file, add_argument(&file, call, "session", &expr)?);
-                return self.own(&file, function, call, &expr, None, &function_name).map(|_| Vec::new());
+                return self.own(&file, function, call, &expr, Opening::Given, &function_name).map(|_| Vec::new());
             }
         }
         if rank.is_some_and(|r| r > owner_rank) {
@@ -318,7 +337,7 @@ impl<'a> Threading<'a> {
         }
         let header = self.driver.opener.header.replace("{}", "session");
         self.import_opener(&file)?;
-        self.own(&file, function, call, "session", Some(header), &function_name).map(|_| Vec::new())
+        self.own(&file, function, call, "session", Opening::Open(header), &function_name).map(|_| Vec::new())
     }
 
     /// The last statement that may use the driver after `stmt`: a class driver is used after its
@@ -378,12 +397,12 @@ impl<'a> Threading<'a> {
         function: Node,
         call: Node,
         session: &str,
-        open: Option<String>,
+        open: Opening,
         function_name: &str,
     ) -> Result<(), ManualReason> {
         let stmt = python::enclosing_statement(call).ok_or("a call outside any statement")?;
         let commits_already = file.text[stmt.end_byte()..function.end_byte()].contains(&format!("{session}.commit()"));
-        if (!self.commits() || commits_already) && open.is_none() {
+        if (!self.commits() || commits_already) && open == Opening::Given {
             return Ok(());
         }
         if self.driver.is_async && !file.node_text(function).starts_with("async") {
@@ -485,17 +504,23 @@ impl<'a> Threading<'a> {
                     file.newline(),
                     committing.then(|| commit(&region.session)).as_deref(),
                     (committing && self.driver.rolled_back).then(|| rollback(&region.session)).as_deref(),
-                    region.open.as_deref(),
+                    (&region.session, &region.open),
                     &fresh,
                 )?;
                 edits.push(Edit::replace(region.lines.clone(), rewritten));
             }
             edits.extend(inner.into_iter().cloned());
-            let mut seen = HashSet::new();
+            // One import line per module, joining the module's own line when the file has one.
+            let mut by_module: BTreeMap<&str, Vec<String>> = BTreeMap::new();
             for (module, member) in &work.imports {
-                if seen.insert((module.clone(), member.clone())) {
-                    edits.extend(primitives::add_import(file, module, Some(member), None));
+                let members = by_module.entry(module).or_default();
+                if !members.contains(member) && !primitives::has_import(file, module, Some(member), None) {
+                    members.push(member.clone());
                 }
+            }
+            for (module, members) in by_module.into_iter().filter(|(_, m)| !m.is_empty()) {
+                let merged = primitives::merge_into_from_import(file, module, &members);
+                edits.extend(merged.or_else(|| primitives::add_import(file, module, Some(&members.join(", ")), None)));
             }
             files.push(FileEdits::edit(path, edits));
         }
@@ -739,7 +764,7 @@ fn owner_block(
     newline: &str,
     commit: Option<&str>,
     rollback: Option<&str>,
-    open: Option<&str>,
+    (session, open): (&str, &Opening),
     fresh: &str,
 ) -> Result<String, ManualReason> {
     let indent: String = text.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
@@ -792,12 +817,23 @@ fn owner_block(
             primitives::indent_lines(&body, "    ", newline)
         );
     }
-    if let Some(open) = open {
-        body = format!("{open}{newline}{}", primitives::indent_lines(&body, "    ", newline));
-    }
+    let inside =
+        |header: &str, body: &str| format!("{header}{newline}{}", primitives::indent_lines(body, "    ", newline));
+    body = match open {
+        Opening::Given => body,
+        Opening::Open(header) => inside(header, &body),
+        Opening::WhenNone(header) => {
+            let opened = inside(header, &body);
+            format!(
+                "{}else:{newline}{}",
+                inside(&format!("if {session} is None:"), &opened),
+                primitives::indent_lines(&body, "    ", newline)
+            )
+        }
+    };
     let out = primitives::indent_lines(&body, &indent, newline);
-    if !python::is_valid_python(&primitives::reindent(&out, &indent, "")) && open.is_none() && rollback.is_none() {
-        return Err("the owner's statements would not parse after adding the commit".into());
+    if !python::is_valid_python(&body) {
+        return Err("the owner's statements would not parse after the rewrite".into());
     }
     Ok(out)
 }
