@@ -520,7 +520,7 @@ fn shapes_app_suite_passes_before_and_after_fix_and_the_audit_finds_nothing_new(
     assert!(migrated >= 4, "only {migrated} endpoints migrated: {stdout}");
     // Drivers of each self-opening shape receive their sessions (the rest is manual, with reasons):
     // `async for` around each method with factories up to a handler, `_get_session()` tuples,
-    // `session=None` fallbacks, `AsyncSessionLocal()` closed in `finally`.
+    // `session=None` fallbacks, a plain `AsyncSessionLocal()` closed in `finally`.
     let injected: BTreeSet<String> = outcome["applied"]
         .as_array()
         .unwrap()
@@ -528,7 +528,9 @@ fn shapes_app_suite_passes_before_and_after_fix_and_the_audit_finds_nothing_new(
         .filter(|cs| cs["rule"] == "l6-session-lifecycle")
         .map(|cs| cs["location"].as_str().unwrap().split(':').next().unwrap().to_string())
         .collect();
-    for driver in ["webhook_driver.py", "stock_driver.py", "warehouse_driver.py", "reorder_driver.py"] {
+    for driver in
+        ["webhook_driver.py", "stock_driver.py", "warehouse_driver.py", "reorder_driver.py", "warehouse_tag_driver.py"]
+    {
         assert!(injected.iter().any(|p| p.ends_with(driver)), "{driver} not injected: {injected:?}\n{stdout}");
     }
     assert!(outcome["dropped"].as_array().unwrap().is_empty(), "planning refuses what the guard would drop: {stdout}");

@@ -1000,6 +1000,58 @@ fn the_session_is_threaded_through_factories_and_the_handler_commits() {
     assert!(git(dir.path(), &["status", "--porcelain"]).trim().is_empty());
 }
 
+/// Two functions of one driver module used by the same owner, each opening its own session: they
+/// are rewritten together (holding one's transaction open across the other's own session could
+/// block), and the owner opens a session and commits around each call, as each function did.
+#[test]
+fn functions_of_one_driver_used_together_are_rewritten_together() {
+    let dir = init_project();
+    write(dir.path(), "backend/app/db.py", "def AsyncSessionLocal():\n    return None\n");
+    let driver = format!("{L6}/runs.py");
+    let open_commit_close = |name: &str, body: &str| {
+        format!(
+            "async def {name}(x):\n    session = AsyncSessionLocal()\n    try:\n        {body}\n        await session.commit()\n\
+             \x20       return x\n    finally:\n        await session.close()\n"
+        )
+    };
+    write(
+        dir.path(),
+        &driver,
+        format!(
+            "from app.db import AsyncSessionLocal\n\n\n{}\n\n{}",
+            open_commit_close("start", "session.add(x)"),
+            open_commit_close("finish", "await session.merge(x)")
+        ),
+    );
+    let owner = format!("{HANDLERS}/runs_handler.py");
+    write(
+        dir.path(),
+        &owner,
+        "from app.hoc.cus.shop.L6_drivers.runs import finish, start\n\n\nasync def run(x):\n    await start(x)\n    return await finish(x)\n",
+    );
+    git_commit_all(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{stderr}");
+    let fixed = read(dir.path(), &driver);
+    assert!(!fixed.contains("AsyncSessionLocal") && !fixed.contains("commit"), "{stdout}\n{fixed}");
+    assert!(
+        fixed.contains("async def start(x, *, session: AsyncSession):")
+            && fixed.contains("async def finish(x, *, session: AsyncSession):"),
+        "{fixed}"
+    );
+    let owner_text = read(dir.path(), &owner);
+    // Each call keeps a session and a commit of its own, as each function had.
+    assert!(
+        owner_text.contains(
+            "async def run(x):\n    async with AsyncSessionLocal() as session:\n        await start(x, session=session)\n\
+             \x20       await session.commit()\n    async with AsyncSessionLocal() as session:\n\
+             \x20       outcome = await finish(x, session=session)\n        await session.commit()\n        return outcome\n"
+        ),
+        "{stdout}\n{owner_text}"
+    );
+    py_compile_project(dir.path());
+}
+
 /// An owner-layer function whose own `session=None` was passed on keeps it optional and opens
 /// the session the driver used to open when none is given.
 #[test]

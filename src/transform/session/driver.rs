@@ -47,7 +47,10 @@ pub struct Opener {
 #[derive(Debug)]
 pub struct DriverRewrite {
     pub unit: Unit,
-    pub edits: Vec<Edit>,
+    /// The unit's new text, replacing it.
+    pub unit_edit: Edit,
+    /// Imports the unit now needs (the session's type).
+    pub imports: Vec<Edit>,
     pub is_async: bool,
     /// Functions (`Class.method` or `function`) that committed before the rewrite.
     pub committed: Vec<String>,
@@ -953,15 +956,23 @@ fn finish(
     if round2.text[new_end..] != file.text[unit_node.end_byte()..] || round2.text[..start] != file.text[..start] {
         return Err("the rewrite reached outside the driver".into());
     }
-    let mut edits = vec![Edit::replace(start..unit_node.end_byte(), unit_text)];
-    for unused in primitives::imports_made_unused(file, &round2) {
-        if unused.range.end <= start {
-            edits.push(unused);
+    let unit_edit = Edit::replace(start..unit_node.end_byte(), unit_text);
+    let imports = collected.imports;
+    Ok(DriverRewrite { unit, unit_edit, imports, is_async, committed, rolled_back, opener, session_type, call_param })
+}
+
+/// The driver file's edits for rewritten units: each unit's new text, the imports they made
+/// unused removed, the imports they need added (an added import takes the line of one that goes,
+/// which would otherwise collide with it after the last import).
+pub fn file_edits(file: &SourceFile, rewrites: &[DriverRewrite]) -> Result<Vec<Edit>, ManualReason> {
+    let mut edits: Vec<Edit> = rewrites.iter().map(|r| r.unit_edit.clone()).collect();
+    let after = reparse(file, edit::apply(&file.text, &edits).map_err(|e| e.to_string())?)?;
+    let first_unit = edits.iter().map(|e| e.range.start).min().unwrap_or(0);
+    edits.extend(primitives::imports_made_unused(file, &after).into_iter().filter(|u| u.range.end <= first_unit));
+    for mut import in rewrites.iter().flat_map(|r| r.imports.iter().cloned()) {
+        if edits.contains(&import) {
+            continue;
         }
-    }
-    // An added import lands after the last import, which may be one that goes: then it takes that
-    // import's line, and the blank lines around stay as they were.
-    for mut import in collected.imports {
         let at = import.range.start;
         if let Some(gone) = edits.iter_mut().find(|e| e.range.start < at && at < e.range.end && e.content.is_empty()) {
             gone.range.end = file.line_range(gone.range.start..gone.range.start).end;
@@ -969,7 +980,14 @@ fn finish(
         }
         edits.push(import);
     }
-    Ok(DriverRewrite { unit, edits, is_async, committed, rolled_back, opener, session_type, call_param })
+    Ok(edits)
+}
+
+/// The first session-opening call in a top-level function of the driver's file (to rewrite it
+/// together with another driver function).
+pub fn opening_call<'t>(f: &Factories, file: &'t SourceFile, name: &str) -> Option<Node<'t>> {
+    let def = python::top_level_definition(file, "function_definition", name)?;
+    factory_calls(f, file, def).into_iter().next()
 }
 
 fn reparse(file: &SourceFile, text: String) -> Result<SourceFile, ManualReason> {

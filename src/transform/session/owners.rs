@@ -34,6 +34,8 @@ struct Need {
     name: String,
     /// The parameter its calls pass the session as, and its position when it can be positional.
     param: (String, Option<usize>),
+    /// What it hands on is a class driver, used after its construction (not a single call).
+    class_driver: bool,
     depth: usize,
 }
 
@@ -79,14 +81,27 @@ pub struct Threading<'a> {
     files_on_disk: &'a dyn ProjectFiles,
     factories: &'a Factories,
     config: &'a Config,
+    /// The drivers rewritten together (one, or the functions of one module that share callers).
+    group: &'a [DriverRewrite],
+    /// The first of them: the session they open (all alike), its opener and type.
     driver: &'a DriverRewrite,
     driver_file: &'a SourceFile,
     driver_module: Option<String>,
-    unit_range: Range<usize>,
     files: BTreeMap<String, FileWork>,
     threaded: HashSet<(String, usize)>,
     owners: Vec<String>,
     notes: Vec<String>,
+    /// A function of the driver's own module that also opens a session and shares a caller.
+    companion: Option<String>,
+}
+
+/// Why threading stopped.
+pub enum Refused {
+    /// Manual, with the reason.
+    Manual(ManualReason),
+    /// A function of the same driver module opens its own session where this one is used:
+    /// both must be rewritten together.
+    Companion(String),
 }
 
 fn name_of<'a>(file: &'a SourceFile, node: Node) -> &'a str {
@@ -98,31 +113,44 @@ fn location(file: &SourceFile, node: Node) -> String {
 }
 
 impl<'a> Threading<'a> {
-    /// Threading for the driver `call`'s match is in, rewritten as `driver`.
+    /// Threading for the drivers of `call`'s file, rewritten as `group` (not empty).
     pub fn new(
         call: &'a TransformCall,
         factories: &'a Factories,
-        driver: &'a DriverRewrite,
+        group: &'a [DriverRewrite],
     ) -> Result<Self, ManualReason> {
         let ctx = &call.analysed.ctx;
+        let driver = group.first().ok_or("no driver to inject a session into")?;
+        if group.iter().any(|d| d.is_async != driver.is_async) {
+            return Err(
+                "the functions of the driver open both sync and async sessions; one session cannot serve both".into()
+            );
+        }
         Ok(Threading {
             lookup: ctx.callers.ok_or("callers are only known during a project run")?,
             files_on_disk: call.sources,
             factories,
             config: &call.project.config,
+            group,
             driver,
             driver_file: ctx.file,
             driver_module: ctx.module.clone(),
-            unit_range: driver.edits.first().map(|e| e.range.clone()).unwrap_or_default(),
             files: BTreeMap::new(),
             threaded: HashSet::new(),
             owners: Vec::new(),
             notes: Vec::new(),
+            companion: None,
         })
     }
 
     fn commits(&self) -> bool {
-        !self.driver.committed.is_empty()
+        self.group.iter().any(|d| !d.committed.is_empty())
+    }
+
+    /// The functions that committed, for messages.
+    fn committed(&self) -> String {
+        let all: Vec<&str> = self.group.iter().flat_map(|d| d.committed.iter().map(String::as_str)).collect();
+        all.join("`, `")
     }
 
     /// The rank of a file's layer (`l4` → 4) and the rank of the layer that owns transactions
@@ -134,16 +162,30 @@ impl<'a> Threading<'a> {
         (rank(rel_path), owner)
     }
 
-    pub fn run(mut self) -> Result<Threaded, ManualReason> {
-        let first = Need {
-            file: self.driver_file.rel_path.clone(),
-            module: self.driver_module.clone(),
-            class: None,
-            name: self.driver.unit.name().to_string(),
-            param: self.driver.call_param.clone(),
-            depth: 0,
-        };
-        let mut queue = vec![first];
+    pub fn run(mut self) -> Result<Threaded, Refused> {
+        match self.thread() {
+            Ok(()) => self.finish().map_err(Refused::Manual),
+            Err(reason) => Err(match self.companion.take() {
+                Some(name) => Refused::Companion(name),
+                None => Refused::Manual(reason),
+            }),
+        }
+    }
+
+    fn thread(&mut self) -> Result<(), ManualReason> {
+        let mut queue: Vec<Need> = self
+            .group
+            .iter()
+            .map(|d| Need {
+                file: self.driver_file.rel_path.clone(),
+                module: self.driver_module.clone(),
+                class: None,
+                name: d.unit.name().to_string(),
+                param: d.call_param.clone(),
+                class_driver: matches!(d.unit, Unit::Class(_)),
+                depth: 0,
+            })
+            .collect();
         let mut sites_seen = 0;
         while let Some(need) = queue.pop() {
             if need.depth > MAX_DEPTH {
@@ -158,7 +200,7 @@ impl<'a> Threading<'a> {
                 self.notes.push(format!(
                     "`{}` has no caller in the project: a caller outside it now passes the session and must commit after `{}`",
                     need.name,
-                    self.driver.committed.join("`, `")
+                    self.committed()
                 ));
             }
             sites_seen += sites.len();
@@ -169,7 +211,7 @@ impl<'a> Threading<'a> {
         if sites_seen == 0 && !self.commits() && self.driver_module.is_none() {
             return Err("the driver is not under an import root, its callers cannot be found".into());
         }
-        self.finish()
+        Ok(())
     }
 
     /// The calls of `need` in the project, resolved through their modules' bindings.
@@ -205,10 +247,10 @@ impl<'a> Threading<'a> {
         let file = site.file.clone();
         let call = call_node(site).ok_or("a call site could not be read")?;
         let here = location(&file, call);
-        if file.rel_path == self.driver_file.rel_path
-            && self.unit_range.start <= call.start_byte()
-            && call.end_byte() <= self.unit_range.end
-        {
+        let in_unit = |d: &DriverRewrite| {
+            d.unit_edit.range.start <= call.start_byte() && call.end_byte() <= d.unit_edit.range.end
+        };
+        if file.rel_path == self.driver_file.rel_path && self.group.iter().any(in_unit) {
             return Err(format!("`{}` calls itself at {here}", need.name));
         }
         let function = python::enclosing_function(call)
@@ -230,10 +272,13 @@ impl<'a> Threading<'a> {
                 self.edit(&file, e);
             }
             self.notes.push(format!("`{function_name}` builds a new driver per call (it cached one in `{global}`)"));
-            return self.take_session(&file, function, need.depth);
+            return self.take_session(&file, function, need);
         }
         if self.commits() {
-            if let Some(other) = self.other_session_owner(&file, function) {
+            if let Some((other, own_file)) = self.other_session_owner(&file, function) {
+                if own_file {
+                    self.companion = Some(other.clone());
+                }
                 return Err(format!(
                     "`{function_name}` also calls `{other}`, which opens a session of its own: holding the driver's transaction open across it could block on its writes or reorder them; migrate both together"
                 ));
@@ -252,7 +297,7 @@ impl<'a> Threading<'a> {
         if let Some(expr) = &passes {
             if param.is_none() {
                 // `ctx.session`, a local: the function that has it owns it.
-                return self.own(&file, function, call, expr, Opening::Given, &function_name).map(|_| Vec::new());
+                return self.own(&file, function, call, expr, Opening::Given, need.class_driver).map(|_| Vec::new());
             }
         }
         if let Some((name, optional, node)) = param {
@@ -271,7 +316,7 @@ impl<'a> Threading<'a> {
                 let header = self.driver.opener.header.replace("{}", &name);
                 self.import_opener(&file)?;
                 let opening = Opening::WhenNone(header);
-                return self.own(&file, function, call, &name, opening, &function_name).map(|_| Vec::new());
+                return self.own(&file, function, call, &name, opening, need.class_driver).map(|_| Vec::new());
             }
             if optional {
                 // `session=None` means "open one": callers must now always pass it.
@@ -284,22 +329,22 @@ impl<'a> Threading<'a> {
                     self.edit(&file, e);
                 }
                 let position = driver::call_position(&file, function, node);
-                return self.thread_up(&file, function, need.depth, (name, position)).map(|n| vec![n]);
+                return self.thread_up(&file, function, need, (name, position)).map(|n| vec![n]);
             }
             // The owner layer, or an entry point above it (an endpoint's request session).
             if !rank.is_some_and(|r| r > owner_rank) {
-                return self.own(&file, function, call, &name, Opening::Given, &function_name).map(|_| Vec::new());
+                return self.own(&file, function, call, &name, Opening::Given, need.class_driver).map(|_| Vec::new());
             }
             if self.commits() && first_time {
                 // Below the owner: whoever passes the session in must commit it.
                 let position = driver::positional_index(&file, function, node);
-                return self.thread_up(&file, function, need.depth, (name, position)).map(|n| vec![n]);
+                return self.thread_up(&file, function, need, (name, position)).map(|n| vec![n]);
             }
             return Ok(Vec::new());
         }
         if let Some(local) = local_session(&file, function, call.start_byte()) {
             self.edit(&file, add_argument(&file, call, "session", &local)?);
-            return self.own(&file, function, call, &local, Opening::Given, &function_name).map(|_| Vec::new());
+            return self.own(&file, function, call, &local, Opening::Given, need.class_driver).map(|_| Vec::new());
         }
         let context = &self.config.file.registry;
         let ctx = params.iter().find(|(n, _, node)| {
@@ -312,7 +357,7 @@ impl<'a> Threading<'a> {
             if self.driver.is_async == context.context_session_async {
                 let expr = format!("{ctx}.{}", context.context_session);
                 self.edit(&file, add_argument(&file, call, "session", &expr)?);
-                return self.own(&file, function, call, &expr, Opening::Given, &function_name).map(|_| Vec::new());
+                return self.own(&file, function, call, &expr, Opening::Given, need.class_driver).map(|_| Vec::new());
             }
         }
         if rank.is_some_and(|r| r > owner_rank) {
@@ -323,46 +368,32 @@ impl<'a> Threading<'a> {
             if !first_time {
                 return Ok(Vec::new());
             }
-            return self.take_session(&file, function, need.depth);
+            return self.take_session(&file, function, need);
         }
         // The owner (or an entry point) with no session: it opens the one the driver opened.
         if mentions(&file, function, "session") {
             return Err(format!("`{function_name}` at {here} already uses the name `session` for something else"));
         }
         self.edit(&file, add_argument(&file, call, "session", "session")?);
-        let last = self.region_end(stmt);
+        let last = region_end(stmt, need.class_driver);
         if escapes(&file, stmt, last, call.byte_range()) {
             // It hands the driver out (a capability, a factory): whoever uses it owns the session.
-            return if first_time { self.take_session(&file, function, need.depth) } else { Ok(Vec::new()) };
+            return if first_time { self.take_session(&file, function, need) } else { Ok(Vec::new()) };
         }
         let header = self.driver.opener.header.replace("{}", "session");
         self.import_opener(&file)?;
-        self.own(&file, function, call, "session", Opening::Open(header), &function_name).map(|_| Vec::new())
-    }
-
-    /// The last statement that may use the driver after `stmt`: a class driver is used after its
-    /// construction, so the rest of the block needs the session.
-    fn region_end<'t>(&self, stmt: Node<'t>) -> Node<'t> {
-        match (&self.driver.unit, stmt.parent()) {
-            (Unit::Class(_), Some(block)) => primitives::statements(block).last().copied().unwrap_or(stmt),
-            _ => stmt,
-        }
+        self.own(&file, function, call, "session", Opening::Open(header), need.class_driver).map(|_| Vec::new())
     }
 
     /// `function` takes a new `session` parameter, which its own callers must pass.
-    fn take_session(
-        &mut self,
-        file: &Arc<SourceFile>,
-        function: Node,
-        depth: usize,
-    ) -> Result<Vec<Need>, ManualReason> {
+    fn take_session(&mut self, file: &Arc<SourceFile>, function: Node, need: &Need) -> Result<Vec<Need>, ManualReason> {
         let params_node = function.child_by_field_name("parameters").ok_or("no parameters")?;
         let (declared, import) = driver::session_parameter(file, "session", self.driver.session_type.as_ref());
         self.edit(file, driver::add_keyword_parameter(file, params_node, &declared));
         if let Some(import) = import {
             self.edit(file, import);
         }
-        self.thread_up(file, function, depth, ("session".into(), None)).map(|n| vec![n])
+        self.thread_up(file, function, need, ("session".into(), None)).map(|n| vec![n])
     }
 
     /// The function's own callers must now pass the session it takes.
@@ -370,7 +401,7 @@ impl<'a> Threading<'a> {
         &mut self,
         file: &SourceFile,
         function: Node,
-        depth: usize,
+        need: &Need,
         param: (String, Option<usize>),
     ) -> Result<Need, ManualReason> {
         let module = python::module_name(&file.rel_path, &self.config.file.python.import_roots);
@@ -387,7 +418,8 @@ impl<'a> Threading<'a> {
             Some(class) if name == "__init__" => (None, class),
             class => (class, name),
         };
-        Ok(Need { file: file.rel_path.clone(), module, class, name, param, depth: depth + 1 })
+        let class_driver = need.class_driver;
+        Ok(Need { file: file.rel_path.clone(), module, class, name, param, class_driver, depth: need.depth + 1 })
     }
 
     /// `function` owns the session: it commits after the statements that use the driver.
@@ -398,9 +430,10 @@ impl<'a> Threading<'a> {
         call: Node,
         session: &str,
         open: Opening,
-        function_name: &str,
+        class_driver: bool,
     ) -> Result<(), ManualReason> {
         let stmt = python::enclosing_statement(call).ok_or("a call outside any statement")?;
+        let function_name = python::enclosing_names(file, call).0;
         let commits_already = file.text[stmt.end_byte()..function.end_byte()].contains(&format!("{session}.commit()"));
         if (!self.commits() || commits_already) && open == Opening::Given {
             return Ok(());
@@ -411,9 +444,13 @@ impl<'a> Threading<'a> {
                 location(file, stmt)
             ));
         }
-        let last = self.region_end(stmt);
+        let last = region_end(stmt, class_driver);
         let lines = file.line_range(stmt.start_byte()..last.end_byte());
         let work = self.work(file);
+        // Two drivers rewritten together, used by the same statements: one owner, one commit.
+        if work.regions.iter().any(|r| r.lines == lines && r.session == session && r.open == open) {
+            return Ok(());
+        }
         if work.regions.iter().any(|r| r.lines.start < lines.end && lines.start < r.lines.end) {
             return Err(format!(
                 "`{function_name}` uses the driver twice in one block; move the session there by hand"
@@ -503,7 +540,9 @@ impl<'a> Threading<'a> {
                     &text,
                     file.newline(),
                     committing.then(|| commit(&region.session)).as_deref(),
-                    (committing && self.driver.rolled_back).then(|| rollback(&region.session)).as_deref(),
+                    (committing && self.group.iter().any(|d| d.rolled_back))
+                        .then(|| rollback(&region.session))
+                        .as_deref(),
                     (&region.session, &region.open),
                     &fresh,
                 )?;
@@ -529,7 +568,7 @@ impl<'a> Threading<'a> {
 
     /// A function called in `function` that lives in a driver layer and opens its own session
     /// (another driver not migrated with this one).
-    fn other_session_owner(&self, file: &SourceFile, function: Node) -> Option<String> {
+    fn other_session_owner(&self, file: &SourceFile, function: Node) -> Option<(String, bool)> {
         let guard = Guard::new(self.config);
         let (_, owner_rank) = self.ranks(&file.rel_path);
         let module = python::module_name(&file.rel_path, &self.config.file.python.import_roots);
@@ -564,7 +603,8 @@ impl<'a> Threading<'a> {
                 (None, None) => return,
             };
             let Some(target) = guard.module_file(self.files_on_disk, &target_module) else { return };
-            if target.rel_path == self.driver_file.rel_path && name == self.driver.unit.name() {
+            let own_file = target.rel_path == self.driver_file.rel_path;
+            if own_file && self.group.iter().any(|d| d.unit.name() == name) {
                 return;
             }
             if !self.ranks(&target.rel_path).0.is_some_and(|r| r > owner_rank) {
@@ -578,7 +618,7 @@ impl<'a> Threading<'a> {
                         .is_some_and(|f| self.factories.sessions.is_match(target.node_text(f)));
             });
             if opens {
-                found = Some(name);
+                found = Some((name, own_file));
             }
         });
         found
@@ -597,6 +637,15 @@ fn singleton(file: &SourceFile, function: Node, stmt: Node) -> Option<String> {
         }
     });
     global.then_some(target)
+}
+
+/// The last statement that may use the driver after `stmt`: a class driver is used after its
+/// construction, so the rest of the block needs the session.
+fn region_end(stmt: Node, class_driver: bool) -> Node {
+    match (class_driver, stmt.parent()) {
+        (true, Some(block)) => primitives::statements(block).last().copied().unwrap_or(stmt),
+        _ => stmt,
+    }
 }
 
 /// `global _x` + `if _x is None: _x = X()` + `return _x` (docstring aside) becomes `return

@@ -10,6 +10,7 @@ from app.hoc.api.cus.accounts import keys as keys_api
 from app.hoc.api.cus.accounts import webhooks as webhooks_api
 from app.hoc.api.cus.inventory import items as items_api
 from app.hoc.api.cus.inventory import reorders as reorders_api
+from app.hoc.api.cus.inventory import warehouse_tags as warehouse_tags_api
 from app.hoc.api.cus.inventory import warehouses as warehouses_api
 from app.hoc.api.cus.reports import exports as exports_api
 from app.hoc.api.cus.reports import summaries as summaries_api
@@ -18,6 +19,7 @@ ROUTERS = [
     items_api.router,
     reorders_api.router,
     warehouses_api.router,
+    warehouse_tags_api.router,
     accounts_api.router,
     keys_api.router,
     webhooks_api.router,

@@ -21,6 +21,19 @@ class Warehouse(Base):
     name: Mapped[str] = mapped_column(String(120))
 
 
+class WarehouseTag(Base):
+    """A short label on a warehouse (``cold``, ``bulk``, ...). A warehouse carries each tag once."""
+
+    __tablename__ = "warehouse_tags"
+    __table_args__ = (UniqueConstraint("warehouse_id", "tag", name="uq_warehouse_tag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    tag: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
 class Item(Base):
     __tablename__ = "items"
     __table_args__ = (UniqueConstraint("tenant_id", "sku", name="uq_item_sku"),)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from app.hoc.cus.hoc_spine.orchestrator.operation_registry import (
     OperationContext,
     OperationRegistry,
     OperationResult,
 )
-from app.hoc.cus.inventory.L6_drivers import reorder_driver
+from app.hoc.cus.inventory.L6_drivers import reorder_driver, warehouse_tag_driver
 from app.hoc.cus.inventory.L6_drivers.warehouse_driver import get_warehouse_driver
 
 MAX_REORDER_QTY = 10_000
+TAG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 
 
 class InventoryWarehousesHandler:
@@ -45,6 +48,28 @@ class InventoryReordersHandler:
         return OperationResult.ok({"id": request_id, "item_id": item_id, "qty": qty, "status": "open"})
 
 
+class InventoryWarehouseTagsHandler:
+    """inventory.warehouse_tags: label a warehouse (async session)."""
+
+    async def execute(self, ctx: OperationContext) -> OperationResult:
+        method = ctx.params.get("method")
+        if method != "add":
+            return OperationResult.fail(f"Unknown method: {method}", "UNKNOWN_METHOD")
+        tag = ctx.params["tag"].strip().lower()
+        if not TAG_PATTERN.fullmatch(tag):
+            return OperationResult.fail(
+                "tag must be 1-32 letters, digits or dashes, starting with a letter or digit", "INVALID"
+            )
+        warehouse_id = await warehouse_tag_driver.find_warehouse_id(
+            ctx.session, ctx.tenant_id, ctx.params["warehouse_id"]
+        )
+        if warehouse_id is None:
+            return OperationResult.fail("warehouse not found", "NOT_FOUND")
+        tag_id = await warehouse_tag_driver.add_warehouse_tag(ctx.tenant_id, warehouse_id, tag)
+        return OperationResult.ok({"id": tag_id, "warehouse_id": warehouse_id, "tag": tag})
+
+
 def register(registry: OperationRegistry) -> None:
     registry.register("inventory.warehouses", InventoryWarehousesHandler())
     registry.register("inventory.reorders", InventoryReordersHandler())
+    registry.register("inventory.warehouse_tags", InventoryWarehouseTagsHandler())
