@@ -53,6 +53,15 @@ Checks (the ``check`` ids):
     in handler modules, calls of functions imported from project modules match the
     target function's signature (positional count, keyword names, required parameters).
 
+``uncommitted-write``
+    a function of the drivers' layer (the layer with the highest number) that writes through
+    a session (``add``/``add_all``/``delete``/``merge``, or ``execute`` of an insert, update or
+    delete) and does not commit is reached, by name, from a function that commits: some
+    function that calls or references it, or one that calls or references that one, and so on
+    up to six levels, calls ``commit()``. Resolution by name is lenient (another function of
+    the same name counts), so a finding is a write no committer can reach: a lost write
+    unless the project's callers outside the scanned tree commit it.
+
 ``--files`` restricts the per-file checks (all but ``unregistered-operation``, which is a
 property of the whole project) to the given files. Output: ``path:line: [check] message``
 per finding, or a JSON object with ``--json``. Exit status: 0 no finding, 1 findings,
@@ -1033,6 +1042,116 @@ def check_handler_calls(index: ProjectIndex, layout: Layout, module: Module) -> 
 
 
 # =========================================================================== driver
+WRITE_METHODS = {"add", "add_all", "delete", "merge", "bulk_save_objects"}
+WRITE_SQL = re.compile(r"^\s*(insert|update|delete)\b", re.IGNORECASE)
+MAX_COMMIT_DEPTH = 6
+
+
+def functions_of(tree: ast.AST) -> Iterator[ast.AST]:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node
+
+
+def commits(function: ast.AST) -> bool:
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "commit"
+        for n in own_nodes(function)
+    )
+
+
+def writes(function: ast.AST) -> bool:
+    for n in own_nodes(function):
+        if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)):
+            continue
+        if n.func.attr in WRITE_METHODS:
+            return True
+        if n.func.attr == "execute" and n.args:
+            first = n.args[0]
+            callee = tail_name(first.func) if isinstance(first, ast.Call) else None
+            if callee in {"insert", "update", "delete"}:
+                return True
+            text = first.args[0] if isinstance(first, ast.Call) and first.args else first
+            if isinstance(text, ast.Constant) and isinstance(text.value, str) and WRITE_SQL.match(text.value):
+                return True
+    return False
+
+
+class NameUses:
+    """For every name, the project's functions that call or reference it, with their modules
+    (built once per run), and what each module imports."""
+
+    def __init__(self, index: ProjectIndex):
+        self.users: Dict[str, List[Tuple[ast.AST, Module]]] = {}
+        self.classes: Dict[int, str] = {}
+        self.imported: Dict[str, Set[str]] = {}
+        for module in index.by_rel.values():
+            if module.tree is None:
+                continue
+            self.imported[module.rel] = imported = set()
+            for node in module.imports:
+                if isinstance(node, ast.Import):
+                    imported.update(alias.name for alias in node.names)
+                else:
+                    base = index.absolute(module, node.level, node.module or "")
+                    if base:
+                        imported.add(base)
+                        imported.update(f"{base}.{alias.name}" for alias in node.names)
+            for node in ast.walk(module.tree):
+                if isinstance(node, ast.ClassDef):
+                    for item in node.body:
+                        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                            self.classes[id(item)] = node.name
+            for function in functions_of(module.tree):
+                names = set()
+                for n in own_nodes(function):
+                    if isinstance(n, ast.Name):
+                        names.add(n.id)
+                    elif isinstance(n, ast.Attribute):
+                        names.add(n.attr)
+                for name in names:
+                    self.users.setdefault(name, []).append((function, module))
+
+    def sees(self, user: Module, defining: Module) -> bool:
+        """`user` can reach what `defining` defines: the same module, or it imports it (or a
+        package above it, which may re-export it)."""
+        if user.rel == defining.rel:
+            return True
+        if defining.name is None:
+            return False
+        return any(defining.name == m or defining.name.startswith(m + ".") for m in self.imported.get(user.rel, ()))
+
+    def reached_by_a_commit(self, function: ast.AST, module: Module) -> bool:
+        seen = {id(function)}
+        frontier = [(function, module)]
+        for _ in range(MAX_COMMIT_DEPTH):
+            next_frontier = []
+            for f, defining in frontier:
+                # An `__init__` is reached through its class's name.
+                name = self.classes.get(id(f), f.name) if f.name == "__init__" else f.name
+                for user, user_module in self.users.get(name, []):
+                    if id(user) in seen or not self.sees(user_module, defining):
+                        continue
+                    if commits(user):
+                        return True
+                    seen.add(id(user))
+                    next_frontier.append((user, user_module))
+            frontier = next_frontier
+        return False
+
+
+def check_uncommitted_writes(uses: "NameUses", layout: Layout, module: Module) -> List[Finding]:
+    layer = layout.layer_of(module.rel)
+    drivers = max((name for name, _ in layout.layers), key=lambda n: int("0" + "".join(c for c in n if c.isdigit())), default=None)
+    if module.tree is None or layer is None or layer != drivers:
+        return []
+    findings = []
+    for function in functions_of(module.tree):
+        if writes(function) and not commits(function) and not uses.reached_by_a_commit(function, module):
+            findings.append(Finding(module.rel, function.lineno, "uncommitted-write", f"`{function.name}` writes, and no function that reaches it commits"))
+    return findings
+
+
 def relative_to_root(root: Path, file: str) -> Optional[str]:
     """`file` (relative to ROOT, or absolute inside it) as a POSIX path relative to ROOT."""
     path = (root / file).resolve()
@@ -1047,6 +1166,7 @@ def run(root: Path, import_roots: List[str], files: Optional[List[str]], check_e
     else:
         targets = [index.file_for(relative_to_root(root, f)) for f in files if f.endswith(".py")]
     findings: List[Finding] = []
+    uses = NameUses(index)
     for module in targets:
         syntax = check_syntax(module)
         findings += syntax
@@ -1056,6 +1176,7 @@ def run(root: Path, import_roots: List[str], files: Optional[List[str]], check_e
         findings += check_imports(index, module, check_external)
         findings += check_layer_imports(index, layout, module)
         findings += check_handler_calls(index, layout, module)
+        findings += check_uncommitted_writes(uses, layout, module)
     findings += check_registrations(index, layout)
     return sorted(set(findings), key=lambda f: (f.path, f.line, f.check, f.message))
 

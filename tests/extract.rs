@@ -493,6 +493,27 @@ fn audit(root: &Path, files: &[String]) -> BTreeSet<String> {
         .collect()
 }
 
+/// The audit's own check of lost writes: a driver write that no function reaching it commits is
+/// reported, and the same write is not once a handler that reaches it commits.
+#[test]
+fn the_audit_reports_a_write_no_committer_reaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = "backend/app/hoc/cus/shop/L6_drivers/items_driver.py";
+    write(dir.path(), driver, "async def save(session, item):\n    session.add(item)\n");
+    let handler = "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/shop_handler.py";
+    let handled = |commit: &str| {
+        format!(
+            "from app.hoc.cus.shop.L6_drivers.items_driver import save\n\n\nasync def handle(ctx):\n    await save(ctx.session, 1)\n{commit}"
+        )
+    };
+    write(dir.path(), handler, handled(""));
+    let found = audit(dir.path(), &[driver.to_string()]);
+    assert!(found.iter().any(|f| f.contains("[uncommitted-write] `save` writes")), "{found:?}");
+    write(dir.path(), handler, handled("    await ctx.session.commit()\n"));
+    let found = audit(dir.path(), &[driver.to_string()]);
+    assert!(!found.iter().any(|f| f.contains("uncommitted-write")), "{found:?}");
+}
+
 /// The second sample backend, written in the shapes real backends have (helpers, try/except
 /// wrappers, guard clauses, trailing returns, an annotated `register(registry: T)`, a
 /// string-annotated `register_all_handlers` with lazy imports, stale router copies, tenants

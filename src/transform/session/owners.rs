@@ -196,9 +196,9 @@ impl<'a> Threading<'a> {
             }
             let sites = self.resolve(&need)?;
             if sites.is_empty() && self.commits() {
-                // No path from a handler reaches it here: its callers are outside the project.
-                self.notes.push(format!(
-                    "`{}` has no caller in the project: a caller outside it now passes the session and must commit after `{}`",
+                // No committer in the project can be shown to follow its writes.
+                return Err(format!(
+                    "`{}` has no caller in the project, so nothing here would commit what `{}` wrote; inject the session by hand where its real callers are",
                     need.name,
                     self.committed()
                 ));
