@@ -150,6 +150,7 @@ pub fn run(
         let (kept, deferred) = edit::select_non_conflicting(pending);
         let mut next_scope: BTreeSet<String> = deferred.iter().map(|cs| cs.source.clone()).collect();
         let mut staged: Vec<ChangeSet> = Vec::new();
+        let mut approved: Vec<ChangeSet> = Vec::new();
         for cs in kept {
             if quit {
                 break;
@@ -169,14 +170,16 @@ pub fn run(
                     }
                 }
             }
-            match validate(project, &sources, &cs) {
-                Ok(()) => staged.push(cs),
-                Err(why) => {
-                    rejected.insert(fingerprint(&cs));
-                    outcome.dropped.push(NotApplied { change_set: cs, why });
-                }
-            }
+            approved.push(cs);
         }
+        // The pass's change sets are judged together (one re-parse and one look at each changed
+        // file); only when the whole does not hold is it split, to find the change sets at fault.
+        let (accepted, refused) = accept(project, &sources, Vec::new(), approved);
+        for (cs, why) in refused {
+            rejected.insert(fingerprint(&cs));
+            outcome.dropped.push(NotApplied { change_set: cs, why });
+        }
+        staged.extend(accepted);
         next_scope.extend(staged.iter().flat_map(|cs| cs.files.iter().map(|f| f.path.clone())));
         next_scope.extend(staged.iter().map(|cs| cs.source.clone()));
         commit_pass(project, staged, &mut outcome);
@@ -205,32 +208,62 @@ pub fn current_text(project: &Project, contents: &Contents, rel: &str) -> Option
     contents.get(rel).cloned().or_else(|| std::fs::read_to_string(project.root().join(rel)).ok())
 }
 
-/// Applies one change set alone to the current texts and checks each Python file still parses
-/// and, through the semantic guard, still means something: no fact the files did not have before.
-fn validate(project: &Project, sources: &Sources, cs: &ChangeSet) -> Result<(), String> {
-    let mut overlay = sources::Overlay::new(sources);
-    for file in &cs.files {
-        edit::resolve_in_root(project.root(), &file.path).map_err(|e| e.to_string())?;
-        let current = sources.text(&file.path);
-        if file.create && current.is_some() {
-            return Err(format!("{} already exists", file.path));
+/// Of `candidates` (non-conflicting), the ones that hold together with `base` (already known to
+/// hold), and the others with why: all at once when the whole holds, else by bisection, so a
+/// pass costs one validation when nothing is wrong and a few more per change set at fault.
+fn accept(
+    project: &Project,
+    sources: &Sources,
+    base: Vec<ChangeSet>,
+    mut candidates: Vec<ChangeSet>,
+) -> (Vec<ChangeSet>, Vec<(ChangeSet, String)>) {
+    if candidates.is_empty() {
+        return (base, Vec::new());
+    }
+    let all: Vec<&ChangeSet> = base.iter().chain(&candidates).collect();
+    let why = match validate(project, sources, &all) {
+        Ok(()) => {
+            let mut accepted = base;
+            accepted.extend(candidates);
+            return (accepted, Vec::new());
         }
-        let new =
-            edit::apply(current.as_deref().unwrap_or(""), &file.edits).map_err(|e| format!("{}: {e}", file.path))?;
-        if file.path.ends_with(".py") {
+        Err(why) => why,
+    };
+    if candidates.len() == 1 {
+        return (base, vec![(candidates.remove(0), why)]);
+    }
+    let right = candidates.split_off(candidates.len() / 2);
+    let (base, mut refused) = accept(project, sources, base, candidates);
+    let (accepted, more) = accept(project, sources, base, right);
+    refused.extend(more);
+    (accepted, refused)
+}
+
+/// Applies change sets (non-conflicting) together to the current texts and checks each Python
+/// file still parses and, through the semantic guard, still means something: no fact the files
+/// did not have before.
+fn validate(project: &Project, sources: &Sources, change_sets: &[&ChangeSet]) -> Result<(), String> {
+    let mut overlay = sources::Overlay::new(sources);
+    for (path, (create, edits)) in combined(change_sets.iter().copied()) {
+        edit::resolve_in_root(project.root(), path).map_err(|e| e.to_string())?;
+        let current = sources.text(path);
+        if create && current.is_some() {
+            return Err(format!("{path} already exists"));
+        }
+        let new = edit::apply(current.as_deref().unwrap_or(""), &edits).map_err(|e| format!("{path}: {e}"))?;
+        if path.ends_with(".py") {
             if let Ok(tree) = python::parse_text(&new) {
                 if let Some(bad) = python::first_error(tree.root_node()) {
                     let pos = bad.start_position();
                     let line = new.lines().nth(pos.row).unwrap_or_default().trim();
                     return Err(format!(
-                        "the fix would leave a syntax error in {} at line {}, column {} (`{line}`)",
-                        file.path,
+                        "the fix would leave a syntax error in {path} at line {}, column {} (`{line}`)",
                         pos.row + 1,
                         pos.column + 1
                     ));
                 }
             }
-            overlay.put(&file.path, new);
+            overlay.put(path, new);
         }
     }
     match overlay.new_facts(&project.config).first() {
@@ -240,19 +273,25 @@ fn validate(project: &Project, sources: &Sources, cs: &ChangeSet) -> Result<(), 
 }
 
 /// Applies the staged (non-conflicting, individually valid) change sets to the run's contents.
-fn commit_pass(project: &Project, staged: Vec<ChangeSet>, outcome: &mut FixOutcome) {
-    let mut per_file: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
-    for cs in &staged {
-        for file in &cs.files {
-            let edits = per_file.entry(file.path.clone()).or_default();
-            // Shared insertions may repeat across change sets (the same import line): keep one.
-            for edit in &file.edits {
-                if !(edit.range.is_empty() && edits.contains(edit)) {
-                    edits.push(edit.clone());
-                }
+/// The edits of non-conflicting change sets per file (and whether one creates it). Shared
+/// insertions may repeat across change sets (the same import line): one is kept.
+fn combined<'c>(change_sets: impl Iterator<Item = &'c ChangeSet>) -> BTreeMap<&'c str, (bool, Vec<Edit>)> {
+    let mut per_file: BTreeMap<&str, (bool, Vec<Edit>)> = BTreeMap::new();
+    for file in change_sets.flat_map(|cs| &cs.files) {
+        let (create, edits) = per_file.entry(file.path.as_str()).or_default();
+        *create |= file.create;
+        for edit in &file.edits {
+            if !(edit.range.is_empty() && edits.contains(edit)) {
+                edits.push(edit.clone());
             }
         }
     }
+    per_file
+}
+
+fn commit_pass(project: &Project, staged: Vec<ChangeSet>, outcome: &mut FixOutcome) {
+    let per_file: BTreeMap<String, Vec<Edit>> =
+        combined(staged.iter()).into_iter().map(|(path, (_, edits))| (path.to_string(), edits)).collect();
     let mut broken: BTreeSet<String> = BTreeSet::new();
     let mut results: BTreeMap<String, String> = BTreeMap::new();
     for (path, edits) in &per_file {
