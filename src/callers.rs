@@ -1,5 +1,5 @@
-//! Callers: a project-wide index of call sites by function name, built on first use in one
-//! parallel pass, for relations that look at who calls a function (`callers_have`).
+//! Callers: where the project calls a function, by name, found on demand over the files that
+//! mention the name, for relations and transforms that look at who calls a function.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -15,30 +15,45 @@ use crate::python::SourceFile;
 /// A name and the byte range where a file uses it.
 type NamedRange = (String, Range<usize>);
 
-/// Where each function name is called: (file index, call byte range).
-type CallIndex = HashMap<String, Vec<(usize, Range<usize>)>>;
-
-/// The index: every project file, its calls by callee name, and `from m import name as alias`
-/// statements by imported name.
-struct Index {
-    files: Vec<Candidate>,
-    calls: CallIndex,
-    aliases: CallIndex,
+/// A file's calls by callee name and its `from m import name as alias` statements by name.
+#[derive(Default)]
+struct FileIndex {
+    calls: Vec<NamedRange>,
+    aliases: Vec<NamedRange>,
 }
 
+/// Where a name is called and where it is imported under an alias: (file index, byte range).
+#[derive(Default, Clone)]
+struct NameSites {
+    calls: Vec<(usize, Range<usize>)>,
+    aliases: Vec<(usize, Range<usize>)>,
+}
+
+/// Call sites by name, found on demand: a name's sites come from the files whose text contains
+/// it (a literal prefilter), each parsed and indexed at most once per run, so a run that asks
+/// about a few names reads the project once and parses only the files that mention them.
 pub struct ProjectCallers<'a> {
     project: &'a Project,
     contents: &'a BTreeMap<String, String>,
-    /// Every Python file of the project (callers may live outside the paths being checked) and the index.
-    index: OnceLock<Index>,
-    /// Files re-parsed to look at their call sites, kept for later questions.
+    /// Every Python file of the project (callers may live outside the paths being checked).
+    files: OnceLock<Vec<(Candidate, Option<Arc<str>>)>>,
+    indexed: Mutex<HashMap<usize, Arc<FileIndex>>>,
+    by_name: Mutex<HashMap<String, NameSites>>,
+    /// Files parsed to look at their call sites, kept for later questions.
     parsed: Mutex<HashMap<usize, Arc<SourceFile>>>,
 }
 
 impl<'a> ProjectCallers<'a> {
     /// `contents` are a fix run's in-memory files, which take precedence over the disk.
     pub fn new(project: &'a Project, contents: &'a BTreeMap<String, String>) -> Self {
-        ProjectCallers { project, contents, index: OnceLock::new(), parsed: Mutex::new(HashMap::new()) }
+        ProjectCallers {
+            project,
+            contents,
+            files: OnceLock::new(),
+            indexed: Mutex::new(HashMap::new()),
+            by_name: Mutex::new(HashMap::new()),
+            parsed: Mutex::new(HashMap::new()),
+        }
     }
 
     fn read(&self, candidate: &Candidate) -> Option<String> {
@@ -48,56 +63,90 @@ impl<'a> ProjectCallers<'a> {
         }
     }
 
-    fn parse(&self, candidate: &Candidate) -> Option<SourceFile> {
-        let text = self.read(candidate)?;
-        SourceFile::parse(candidate.rel_path.clone(), candidate.abs_path.clone(), text.into_bytes()).ok()
-    }
-
-    fn build(&self) -> Index {
-        let mut files = self.project.candidates(&[]).unwrap_or_default();
-        let created: Vec<String> =
-            self.contents.keys().filter(|p| !files.iter().any(|c| &c.rel_path == *p)).cloned().collect();
-        for rel_path in created {
-            files.push(Candidate { abs_path: self.project.root().join(&rel_path), rel_path });
-        }
-        let per_file: Vec<(Vec<NamedRange>, Vec<NamedRange>)> = files
-            .par_iter()
-            .map(|candidate| self.parse(candidate).map(|file| (calls_in(&file), aliases_in(&file))).unwrap_or_default())
-            .collect();
-        let (mut calls, mut aliases) = (CallIndex::new(), CallIndex::new());
-        for (i, (file_calls, file_aliases)) in per_file.into_iter().enumerate() {
-            for (name, range) in file_calls {
-                calls.entry(name).or_default().push((i, range));
+    /// Every project file and its text, read once, in parallel.
+    fn files(&self) -> &[(Candidate, Option<Arc<str>>)] {
+        self.files.get_or_init(|| {
+            let mut files = self.project.candidates(&[]).unwrap_or_default();
+            let created: Vec<String> =
+                self.contents.keys().filter(|p| !files.iter().any(|c| &c.rel_path == *p)).cloned().collect();
+            for rel_path in created {
+                files.push(Candidate { abs_path: self.project.root().join(&rel_path), rel_path });
             }
-            for (name, range) in file_aliases {
-                aliases.entry(name).or_default().push((i, range));
-            }
-        }
-        Index { files, calls, aliases }
+            files
+                .into_par_iter()
+                .map(|c| {
+                    let text = self.read(&c).map(Arc::from);
+                    (c, text)
+                })
+                .collect()
+        })
     }
 
-    fn sites(&self, index: &Index, entries: Option<&Vec<(usize, Range<usize>)>>) -> Vec<CallSite> {
-        let roots = &self.project.config.file.python.import_roots;
-        entries
-            .into_iter()
-            .flatten()
-            .filter_map(|(i, call)| {
-                let file = self.file(&index.files, *i)?;
-                let module = crate::python::module_name(&file.rel_path, roots);
-                Some(CallSite { file, module, call: call.clone() })
-            })
-            .collect()
+    fn parse(&self, i: usize) -> Option<SourceFile> {
+        let (candidate, text) = &self.files()[i];
+        SourceFile::parse(candidate.rel_path.clone(), candidate.abs_path.clone(), text.as_ref()?.as_bytes().to_vec())
+            .ok()
     }
 
-    fn file(&self, files: &[Candidate], i: usize) -> Option<Arc<SourceFile>> {
+    /// A file with call sites asked about, parsed once and kept (trees of the files merely
+    /// indexed are not kept: most never have a site anyone asks about).
+    fn file(&self, i: usize) -> Option<Arc<SourceFile>> {
         if let Some(file) = self.parsed.lock().ok().and_then(|p| p.get(&i).cloned()) {
             return Some(file);
         }
-        let file = Arc::new(self.parse(&files[i])?);
+        let file = Arc::new(self.parse(i)?);
         if let Ok(mut parsed) = self.parsed.lock() {
             parsed.insert(i, file.clone());
         }
         Some(file)
+    }
+
+    fn index_of(&self, i: usize) -> Arc<FileIndex> {
+        if let Some(found) = self.indexed.lock().ok().and_then(|m| m.get(&i).cloned()) {
+            return found;
+        }
+        let index = Arc::new(
+            self.parse(i).map(|f| FileIndex { calls: calls_in(&f), aliases: aliases_in(&f) }).unwrap_or_default(),
+        );
+        if let Ok(mut indexed) = self.indexed.lock() {
+            indexed.insert(i, index.clone());
+        }
+        index
+    }
+
+    /// The sites of `name`, from the files that mention it.
+    fn name_sites(&self, name: &str) -> NameSites {
+        if let Some(found) = self.by_name.lock().ok().and_then(|m| m.get(name).cloned()) {
+            return found;
+        }
+        let files = self.files();
+        let mentioning: Vec<usize> = (0..files.len())
+            .into_par_iter()
+            .filter(|i| files[*i].1.as_deref().is_some_and(|t| t.contains(name)))
+            .collect();
+        let per_file: Vec<(usize, Arc<FileIndex>)> =
+            mentioning.into_par_iter().map(|i| (i, self.index_of(i))).collect();
+        let mut sites = NameSites::default();
+        for (i, index) in per_file {
+            sites.calls.extend(index.calls.iter().filter(|(n, _)| n == name).map(|(_, r)| (i, r.clone())));
+            sites.aliases.extend(index.aliases.iter().filter(|(n, _)| n == name).map(|(_, r)| (i, r.clone())));
+        }
+        if let Ok(mut by_name) = self.by_name.lock() {
+            by_name.insert(name.to_string(), sites.clone());
+        }
+        sites
+    }
+
+    fn sites(&self, entries: &[(usize, Range<usize>)]) -> Vec<CallSite> {
+        let roots = &self.project.config.file.python.import_roots;
+        entries
+            .iter()
+            .filter_map(|(i, call)| {
+                let file = self.file(*i)?;
+                let module = crate::python::module_name(&file.rel_path, roots);
+                Some(CallSite { file, module, call: call.clone() })
+            })
+            .collect()
     }
 }
 
@@ -142,12 +191,10 @@ fn calls_in(file: &SourceFile) -> Vec<(String, Range<usize>)> {
 
 impl CallerLookup for ProjectCallers<'_> {
     fn call_sites(&self, name: &str) -> Vec<CallSite> {
-        let index = self.index.get_or_init(|| self.build());
-        self.sites(index, index.calls.get(name))
+        self.sites(&self.name_sites(name).calls)
     }
 
     fn aliased_imports(&self, name: &str) -> Vec<CallSite> {
-        let index = self.index.get_or_init(|| self.build());
-        self.sites(index, index.aliases.get(name))
+        self.sites(&self.name_sites(name).aliases)
     }
 }
