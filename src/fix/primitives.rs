@@ -258,6 +258,10 @@ fn remove_finally(file: &SourceFile, finally: Node) -> Option<Vec<Edit>> {
 /// such a `try` changes nothing, and generated code should not keep it.
 pub fn unwrap_reraising_try(text: &str) -> String {
     let mut current = text.to_string();
+    // Without a bare `raise` line there is no such `try`: no need to parse.
+    if !text.lines().any(|line| line.trim() == "raise") {
+        return current;
+    }
     loop {
         let Ok(file) = SourceFile::parse(String::new(), Default::default(), current.clone().into_bytes()) else {
             return current;
@@ -275,6 +279,15 @@ pub fn unwrap_reraising_try(text: &str) -> String {
             Err(_) => return current,
         }
     }
+}
+
+/// Whether the file has a `try` whose only handler re-raises (see [`unwrap_reraising_try`]).
+pub fn has_reraising_try(file: &SourceFile) -> bool {
+    let mut found = false;
+    crate::matching::for_each_node(file.tree.root_node(), |node| {
+        found |= !found && node.kind() == "try_statement" && is_reraise_only(file, node);
+    });
+    found
 }
 
 /// The clauses of a `try` besides its body (except, else, finally).

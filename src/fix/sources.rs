@@ -1,16 +1,14 @@
 //! Sources of one fix pass: the current text of every project file (the run's in-memory changes
 //! first, then the disk), parsed at most once per pass and shared by every plan of the pass.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-
-use std::collections::BTreeSet;
 
 use super::Contents;
 use crate::config::Config;
 use crate::engine::Project;
 use crate::guard::{self, Fact, Guard, ProjectFiles};
-use crate::python::scope::{self, ModuleBinding};
+use crate::python::scope::{self, ModuleBinding, ModuleScope};
 use crate::python::SourceFile;
 
 pub struct Sources<'a> {
@@ -18,6 +16,7 @@ pub struct Sources<'a> {
     pub contents: &'a Contents,
     parsed: Mutex<HashMap<String, Result<Arc<SourceFile>, String>>>,
     bindings: Mutex<HashMap<String, Arc<Vec<ModuleBinding>>>>,
+    scopes: Mutex<HashMap<String, Arc<ModuleScope>>>,
     /// Semantic facts of files as they stand in this pass, the baseline a change set is judged against.
     facts: Mutex<HashMap<String, Arc<Vec<Fact>>>>,
     /// Dotted names of every module of the project, listed on first use.
@@ -31,6 +30,7 @@ impl<'a> Sources<'a> {
             contents,
             parsed: Mutex::new(HashMap::new()),
             bindings: Mutex::new(HashMap::new()),
+            scopes: Mutex::new(HashMap::new()),
             facts: Mutex::new(HashMap::new()),
             modules: std::sync::OnceLock::new(),
         }
@@ -59,26 +59,17 @@ impl<'a> Sources<'a> {
 
     /// The names bound at the top level of `file` (which must be current for this pass).
     pub fn module_bindings(&self, file: &SourceFile) -> Arc<Vec<ModuleBinding>> {
-        if let Some(known) = self.bindings.lock().ok().and_then(|b| b.get(&file.rel_path).cloned()) {
-            return known;
-        }
-        let bindings = Arc::new(scope::module_bindings(&file.tree, file.bytes()));
-        if let Ok(mut cache) = self.bindings.lock() {
-            cache.insert(file.rel_path.clone(), bindings.clone());
-        }
-        bindings
+        cached(&self.bindings, file, || scope::module_bindings(&file.tree, file.bytes()))
+    }
+
+    /// The scope analysis of `file`'s module level (which must be current for this pass).
+    pub fn module_scope(&self, file: &SourceFile) -> Arc<ModuleScope> {
+        cached(&self.scopes, file, || scope::module_scope(&file.tree, file.bytes()))
     }
 
     /// The semantic facts of a file as it stands in this pass (cached).
     fn facts(&self, file: &SourceFile) -> Arc<Vec<Fact>> {
-        if let Some(known) = self.facts.lock().ok().and_then(|f| f.get(&file.rel_path).cloned()) {
-            return known;
-        }
-        let facts = Arc::new(Guard::new(&self.project.config).file_facts(self, file));
-        if let Ok(mut cache) = self.facts.lock() {
-            cache.insert(file.rel_path.clone(), facts.clone());
-        }
-        facts
+        cached(&self.facts, file, || Guard::new(&self.project.config).file_facts(self, file))
     }
 
     /// The dotted names of every Python module of the project (files of this run included).
@@ -113,6 +104,18 @@ impl ProjectFiles for Sources<'_> {
     fn dir_exists(&self, rel: &str) -> bool {
         self.dir_exists_in_run(rel)
     }
+}
+
+/// What `cache` holds for `file`, computed on first use (per pass: files do not change in one).
+fn cached<T>(cache: &Mutex<HashMap<String, Arc<T>>>, file: &SourceFile, compute: impl FnOnce() -> T) -> Arc<T> {
+    if let Some(known) = cache.lock().ok().and_then(|c| c.get(&file.rel_path).cloned()) {
+        return known;
+    }
+    let value = Arc::new(compute());
+    if let Ok(mut cache) = cache.lock() {
+        cache.insert(file.rel_path.clone(), value.clone());
+    }
+    value
 }
 
 /// The files of a pass with one change set applied, for judging what the change set means.

@@ -698,7 +698,7 @@ impl<'a, 't> Extraction<'a, 't> {
         };
 
         // The module's own bindings, walked once for every range analysed below.
-        let module_scope = scope::module_scope(&file.tree, file.bytes());
+        let module_scope = call.sources.module_scope(file);
         let repair = |resolved: &str, remainder: &str, member: Option<&str>| {
             stale_import_target(call.sources, &call.project.config, resolved, remainder, member)
         };
@@ -1073,18 +1073,17 @@ impl<'a, 't> Extraction<'a, 't> {
         edits.extend(import_edits(file, &imports));
         let rewritten = parse(&file.rel_path, &apply(&file.text, &edits)?)?;
         // Private helpers only the moved code called now live in the driver; then their imports go too.
-        let without_helpers = parse(
-            &file.rel_path,
-            &apply(&rewritten.text, &primitives::private_functions_made_unused(file, &rewritten))?,
-        )?;
+        let unused_helpers = primitives::private_functions_made_unused(file, &rewritten);
+        let without_helpers = if unused_helpers.is_empty() {
+            rewritten
+        } else {
+            parse(&file.rel_path, &apply(&rewritten.text, &unused_helpers)?)?
+        };
         let pruned = apply(&without_helpers.text, &primitives::imports_made_unused(file, &without_helpers))?;
         // A `try` whose only handler now re-raises (its rollback became the handler's) is a no-op:
         // unwrap it, unless the file already had such a `try` of its own to keep.
-        let pruned = if primitives::unwrap_reraising_try(&file.text) == file.text {
-            primitives::unwrap_reraising_try(&pruned)
-        } else {
-            pruned
-        };
+        let pruned =
+            if primitives::has_reraising_try(file) { pruned } else { primitives::unwrap_reraising_try(&pruned) };
         Ok(minimal_edit(&file.rel_path, Some(&file.text), pruned))
     }
 
