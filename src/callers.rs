@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::discover::Candidate;
 use crate::engine::Project;
-use crate::matching::{for_each_node, CallSite, CallerLookup};
+use crate::matching::{for_each_node, CallSite, CallerLookup, CallerMatches};
 use crate::python::SourceFile;
 
 /// A name and the byte range where a file uses it.
@@ -41,6 +41,7 @@ pub struct ProjectCallers<'a> {
     by_name: Mutex<HashMap<String, NameSites>>,
     /// Files parsed to look at their call sites, kept for later questions.
     parsed: Mutex<HashMap<usize, Arc<SourceFile>>>,
+    caller_matches: CallerMatches,
 }
 
 impl<'a> ProjectCallers<'a> {
@@ -53,6 +54,7 @@ impl<'a> ProjectCallers<'a> {
             indexed: Mutex::new(HashMap::new()),
             by_name: Mutex::new(HashMap::new()),
             parsed: Mutex::new(HashMap::new()),
+            caller_matches: CallerMatches::default(),
         }
     }
 
@@ -196,5 +198,9 @@ impl CallerLookup for ProjectCallers<'_> {
 
     fn aliased_imports(&self, name: &str) -> Vec<CallSite> {
         self.sites(&self.name_sites(name).aliases)
+    }
+
+    fn caller_matches(&self) -> &CallerMatches {
+        &self.caller_matches
     }
 }

@@ -71,6 +71,10 @@ pub struct CheckArgs {
     /// Fail (exit 1) when an exception is stale or expired.
     #[arg(long)]
     pub strict: bool,
+    /// Plan every fix, transforms included, so each hint says exactly what `fix` would do (slower:
+    /// without it, a site fixed by a transform shows the recipe's declared fix).
+    #[arg(long)]
+    pub plan: bool,
 }
 
 #[derive(Debug, Args)]

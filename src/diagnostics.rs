@@ -32,6 +32,9 @@ pub struct Frame {
 pub struct FixHint {
     pub applicability: Applicability,
     pub description: String,
+    /// Whether the fix was planned for this site (what `fix` will do), or is only the recipe's
+    /// declared fix for its shape: a transform `check` did not run may still refuse the site.
+    pub planned: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -177,7 +180,9 @@ pub fn declared_fix(project: &Project, analysed: &Analysed, rule: &Rule, m: &Rul
     let part = if case.applicability == Applicability::Manual { "reason" } else { "description" };
     let vars = Value::from_serialize(match_vars(analysed, m.node, &env));
     let description = project.templates.render(&format!("{}/fix{index}/{part}", rule.id()), &vars).unwrap_or_default();
-    Some(FixHint { applicability: case.applicability, description })
+    // A fix without a transform is decided by its `when` conditions alone: declared is planned.
+    let planned = case.transform.is_none();
+    Some(FixHint { applicability: case.applicability, description, planned })
 }
 
 /// Fix hints of one file's matches by `(rule, path:line:col)`.

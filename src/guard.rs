@@ -191,8 +191,7 @@ impl<'c> Guard<'c> {
             return true;
         }
         self.module_file(files, module).is_some_and(|target| {
-            target.text.contains("import *")
-                || scope::module_bindings(&target.tree, target.bytes()).iter().any(|b| b.name == name)
+            target.text.contains("import *") || target.module_bindings().iter().any(|b| b.name == name)
         })
     }
 
@@ -237,7 +236,7 @@ impl<'c> Guard<'c> {
                     facts.push(self.fact(Check::LayerImport, file, site.line, message, site.module.clone()));
                 }
             }
-            let bindings = scope::module_bindings(&target.tree, target.bytes());
+            let bindings = target.module_bindings();
             let star = target.text.contains("import *");
             for name in &site.names {
                 let bound = bindings.iter().any(|b| &b.name == name)

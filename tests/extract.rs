@@ -833,12 +833,27 @@ fn a_helper_that_commits_its_callers_transaction_keeps_the_endpoint_manual() {
     assert!(!dir.path().join("backend/app/hoc/cus/shop/L6_drivers/items_driver.py").exists());
 }
 
-/// `check` and `fix` plan each site in one step: the manual reasons `check` shows are exactly the
-/// ones `fix` reports, and a site `check` calls safe is one `fix` applies.
+/// `check --plan` and `fix` plan each site in one step: the manual reasons `check --plan` shows are
+/// exactly the ones `fix` reports, and a site it calls safe is one `fix` applies. Without `--plan`,
+/// `check` does not run transforms and shows the recipe's declared fix.
 #[test]
 fn check_shows_what_fix_does_site_by_site() {
     let dir = project(MANUAL_SHAPES);
     let (_, stdout, _) = run(dir.path(), &["check", "--format", "json", "--color", "never"]);
+    let declared = json(&stdout);
+    let extract_sites: Vec<&serde_json::Value> =
+        declared["violations"].as_array().unwrap().iter().filter(|v| v["rule"] == "l2-db-execute").collect();
+    assert!(!extract_sites.is_empty());
+    for v in extract_sites {
+        assert_eq!(v["fix"]["applicability"], "safe", "{v}");
+        assert_eq!(v["fix"]["planned"], false, "{v}");
+        assert!(v["fix"]["description"].as_str().unwrap().starts_with("move the database code of"), "{v}");
+    }
+    let (_, text, _) = run(dir.path(), &["check", "--select", "l2-db-execute", "--color", "never"]);
+    assert!(text.contains("safe fix to plan: move the database code of"), "{text}");
+    assert!(text.contains("more with a safe fix to plan: `strata fix` applies it or says why not"), "{text}");
+    assert!(!text.contains("fixable with `strata fix`"), "nothing is planned, so nothing is claimed fixable:\n{text}");
+    let (_, stdout, _) = run(dir.path(), &["check", "--plan", "--format", "json", "--color", "never"]);
     let report = json(&stdout);
     let hinted: BTreeSet<(String, String)> = report["violations"]
         .as_array()
@@ -848,6 +863,7 @@ fn check_shows_what_fix_does_site_by_site() {
         .map(|v| {
             let location = format!("{}:{}:{}", v["path"].as_str().unwrap(), v["start"]["line"], v["start"]["column"]);
             assert_eq!(v["fix"]["applicability"], "manual", "{v}");
+            assert_eq!(v["fix"]["planned"], true, "{v}");
             (location, v["fix"]["description"].as_str().unwrap().to_string())
         })
         .collect();
@@ -863,7 +879,7 @@ fn check_shows_what_fix_does_site_by_site() {
     assert_eq!(hinted, manual);
 
     let dir = project(GUARD_CLAUSES);
-    let (_, stdout, _) = run(dir.path(), &["check", "--format", "json", "--color", "never"]);
+    let (_, stdout, _) = run(dir.path(), &["check", "--plan", "--format", "json", "--color", "never"]);
     let report = json(&stdout);
     for v in report["violations"].as_array().unwrap().iter().filter(|v| v["rule"] != "l2-registry-dispatch") {
         assert_eq!(v["fix"]["applicability"], "safe", "{v}");

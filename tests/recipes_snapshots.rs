@@ -35,7 +35,8 @@ fn check_case(id: &str, case: &str, files: &[(&str, &str)], expect_violations: b
     for (rel, text) in files {
         write(dir.path(), rel, text);
     }
-    let (code, stdout, stderr) = run(dir.path(), &["check", "--select", id, "--color", "never"]);
+    // Planned, so the snapshot shows what `fix` does with each site (the manual reasons of transforms).
+    let (code, stdout, stderr) = run(dir.path(), &["check", "--plan", "--select", id, "--color", "never"]);
     assert!(!stdout.contains("warning: skipped"), "an input did not parse:\n{stdout}");
     assert_eq!(code, if expect_violations { 1 } else { 0 }, "{id} {case}:\n{stdout}{stderr}");
     if expect_violations {

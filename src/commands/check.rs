@@ -12,7 +12,7 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let candidates = project.candidates(&args.selection.paths)?;
     let contents = Contents::new();
     let sources = Sources::new(&project, &contents);
-    let report = diagnostics::check(&project, &candidates, &|analysed| fix::plan_hints(analysed, &sources));
+    let report = diagnostics::check(&project, &candidates, &|analysed| fix::plan_hints(analysed, &sources, args.plan));
     let color = global.color.enabled_for_stdout();
     let rendered = match args.format {
         Format::Text => text::render(&report, color),

@@ -119,7 +119,7 @@ pub fn run(
         let contents = &outcome.contents;
         let sources = Sources::new(project, contents);
         let (planned, skipped, _) =
-            project.analyse_with(&candidates, contents, |analysed| plan_file(analysed, &sources));
+            project.analyse_with(&candidates, contents, |analysed| plan_file(analysed, &sources, true));
         if pass == 1 {
             outcome.skipped_files = skipped;
         }
@@ -330,27 +330,29 @@ fn commit_pass(project: &Project, staged: Vec<ChangeSet>, outcome: &mut FixOutco
 
 /// What `fix` would do with each match of a file, as fix hints by `(rule, path:line:col)`: the
 /// same planning step `fix` runs (transforms included), so `check` shows exactly what `fix` does.
-pub fn plan_hints(analysed: &Analysed, sources: &Sources) -> crate::diagnostics::Hints {
-    plan_file(analysed, sources)
+/// Without `transforms`, a match whose fix runs a transform gets no hint here (the caller shows the
+/// recipe's declared fix): planning a transform costs far more than matching the site.
+pub fn plan_hints(analysed: &Analysed, sources: &Sources, transforms: bool) -> crate::diagnostics::Hints {
+    plan_file(analysed, sources, transforms)
         .into_iter()
         .map(|cs| {
             let description = match (&cs.applicability, &cs.reason) {
                 (Applicability::Manual, Some(reason)) => reason.clone(),
                 _ => cs.description.clone(),
             };
-            let hint = crate::diagnostics::FixHint { applicability: cs.applicability, description };
+            let hint = crate::diagnostics::FixHint { applicability: cs.applicability, description, planned: true };
             ((cs.rule.clone(), cs.location.clone()), hint)
         })
         .collect()
 }
 
 /// Plans the change sets for every fixable match of a file.
-fn plan_file(analysed: &Analysed, sources: &Sources) -> Vec<ChangeSet> {
+fn plan_file(analysed: &Analysed, sources: &Sources, transforms: bool) -> Vec<ChangeSet> {
     let mut out = Vec::new();
     let mut memo = TransformMemo::new();
     for (rule, matches) in &analysed.matches {
         for m in matches.iter().filter(|m| m.classification.is_none()) {
-            if let Some(cs) = plan_match(analysed, rule, m, sources, &mut memo) {
+            if let Some(cs) = plan_match(analysed, rule, m, sources, transforms, &mut memo) {
                 out.push(cs);
             }
         }
@@ -373,12 +375,16 @@ fn plan_match(
     rule: &Rule,
     m: &RuleMatch,
     sources: &Sources,
+    transforms: bool,
     memo: &mut TransformMemo,
 ) -> Option<ChangeSet> {
     let (project, contents) = (sources.project, sources.contents);
     let ctx = &analysed.ctx;
     let (index, env) = rule.fix_case(m, ctx)?;
     let fix = &rule.fixes[index];
+    if !transforms && fix.case.transform.is_some() {
+        return None;
+    }
     let id = rule.id();
     let vars = match_vars(analysed, m.node, &env);
     let (line, column) = ctx.file.line_col(m.node.start_byte());

@@ -8,14 +8,13 @@ use super::Contents;
 use crate::config::Config;
 use crate::engine::Project;
 use crate::guard::{self, Fact, Guard, ProjectFiles};
-use crate::python::scope::{self, ModuleBinding, ModuleScope};
+use crate::python::scope::{self, ModuleScope};
 use crate::python::SourceFile;
 
 pub struct Sources<'a> {
     pub project: &'a Project,
     pub contents: &'a Contents,
     parsed: Mutex<HashMap<String, Result<Arc<SourceFile>, String>>>,
-    bindings: Mutex<HashMap<String, Arc<Vec<ModuleBinding>>>>,
     scopes: Mutex<HashMap<String, Arc<ModuleScope>>>,
     /// Semantic facts of files as they stand in this pass, the baseline a change set is judged against.
     facts: Mutex<HashMap<String, Arc<Vec<Fact>>>>,
@@ -29,7 +28,6 @@ impl<'a> Sources<'a> {
             project,
             contents,
             parsed: Mutex::new(HashMap::new()),
-            bindings: Mutex::new(HashMap::new()),
             scopes: Mutex::new(HashMap::new()),
             facts: Mutex::new(HashMap::new()),
             modules: std::sync::OnceLock::new(),
@@ -55,11 +53,6 @@ impl<'a> Sources<'a> {
             cache.insert(rel.to_string(), parsed.clone());
         }
         parsed.map(Some)
-    }
-
-    /// The names bound at the top level of `file` (which must be current for this pass).
-    pub fn module_bindings(&self, file: &SourceFile) -> Arc<Vec<ModuleBinding>> {
-        cached(&self.bindings, file, || scope::module_bindings(&file.tree, file.bytes()))
     }
 
     /// The scope analysis of `file`'s module level (which must be current for this pass).

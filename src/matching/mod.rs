@@ -12,8 +12,8 @@ use tree_sitter::{Node, Query, QueryCursor};
 pub use pattern::{Bindings, Bound, Pattern, PatternError};
 
 use crate::python::{self, SourceFile};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use crate::recipe::{Constraint, MatchSpec, Relations};
 
@@ -83,6 +83,39 @@ pub trait CallerLookup: Sync {
     fn call_sites(&self, name: &str) -> Vec<CallSite>;
     /// `from m import name as other` statements: calls through `other` are not indexed by name.
     fn aliased_imports(&self, name: &str) -> Vec<CallSite>;
+    /// Where matchers match in caller functions, remembered for the lookup's lifetime.
+    fn caller_matches(&self) -> &CallerMatches;
+}
+
+/// Start bytes of a matcher's matches in a caller function, by (matcher, file, function start):
+/// the many sites of one driver share their callers, and a caller with n calls must not be
+/// searched n times.
+#[derive(Default)]
+pub struct CallerMatches(Mutex<HashMap<CallerKey, Arc<Vec<usize>>>>);
+
+/// (matcher address, caller file, caller function start byte).
+type CallerKey = (usize, String, usize);
+
+impl CallerMatches {
+    fn starts<'t>(&self, m: &Matcher, file: &'t SourceFile, function: Node<'t>) -> Arc<Vec<usize>> {
+        // The matcher's address identifies it: matchers live in the project for the whole run.
+        let key = (m as *const Matcher as usize, file.rel_path.clone(), function.start_byte());
+        if let Some(known) = self.0.lock().ok().and_then(|memo| memo.get(&key).cloned()) {
+            return known;
+        }
+        let ctx = FileContext { file, module: None, is_package: false, callers: None, facts: None };
+        let mut starts = Vec::new();
+        for_each_node(function, |n| {
+            if m.matches_at(n, &ctx, &mut Bindings::default()) {
+                starts.push(n.start_byte());
+            }
+        });
+        let starts = Arc::new(starts);
+        if let Ok(mut memo) = self.0.lock() {
+            memo.insert(key, starts.clone());
+        }
+        starts
+    }
 }
 
 impl FileContext<'_> {
@@ -386,9 +419,8 @@ fn every_caller_has(m: &Matcher, node: Node, ctx: &FileContext) -> bool {
             Reach::Yes => reached += 1,
         }
         let Some(caller) = python::enclosing_function(call) else { return false };
-        let caller_ctx = FileContext { file: &site.file, module: None, is_package: false, callers: None, facts: None };
         let after = site.call.end;
-        if !m.find_first(caller, &caller_ctx, &mut Bindings::default(), |n| n.start_byte() >= after) {
+        if !lookup.caller_matches().starts(m, &site.file, caller).iter().any(|&start| start >= after) {
             return false;
         }
     }

@@ -20,6 +20,7 @@ pub fn render_finding(finding: &Finding, color: bool) -> String {
     let origin = finding.path.clone();
     let label = match &finding.fix {
         Some(fix) if fix.applicability == Applicability::Manual => format!("manual fix: {}", fix.description),
+        Some(fix) if !fix.planned => format!("{} fix to plan: {}", fix.applicability.as_str(), fix.description),
         Some(fix) => format!("{} fix available: {}", fix.applicability.as_str(), fix.description),
         None => String::new(),
     };
@@ -46,8 +47,13 @@ pub fn render(report: &CheckReport, color: bool) -> String {
     let violations = report.violations().count();
     let excepted = report.findings.iter().filter(|(_, d)| matches!(d, Disposition::Excepted(_))).count();
     let classified = report.findings.iter().filter(|(_, d)| matches!(d, Disposition::Classified(_))).count();
-    let fixable =
-        report.violations().filter(|f| f.fix.as_ref().is_some_and(|x| x.applicability == Applicability::Safe)).count();
+    let safe = |planned: bool| {
+        report
+            .violations()
+            .filter(|f| f.fix.as_ref().is_some_and(|x| x.applicability == Applicability::Safe && x.planned == planned))
+            .count()
+    };
+    let (fixable, to_plan) = (safe(true), safe(false));
     let summary = if violations == 0 {
         "No violations found.".to_string()
     } else {
@@ -57,6 +63,11 @@ pub fn render(report: &CheckReport, color: bool) -> String {
     out.push('\n');
     if fixable > 0 {
         out.push_str(&format!("{fixable} fixable with `strata fix`.\n"));
+    }
+    if to_plan > 0 {
+        out.push_str(&format!(
+            "{to_plan} more with a safe fix to plan: `strata fix` applies it or says why not (`check --plan` plans it now).\n"
+        ));
     }
     if excepted + classified > 0 {
         out.push_str(&format!(

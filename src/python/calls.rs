@@ -1,9 +1,11 @@
 //! What a call reaches: resolving a call's callee through the caller's own bindings (imports,
 //! assignments, `self` attributes) to decide whether it calls a given function.
 
+use std::sync::Arc;
+
 use tree_sitter::Node;
 
-use super::scope::{module_bindings, module_bindings_of_statement, BindingKind, ModuleBinding};
+use super::scope::{module_bindings_of_statement, BindingKind, ModuleBinding};
 use super::{absolute_import, enclosing_function, for_each_node, parameter_name, SourceFile};
 
 /// The function a caller may reach: its file, module, class (for a method) and name.
@@ -24,9 +26,17 @@ pub enum Reach {
     Unknown,
 }
 
-/// A binding of a name inside the caller's function.
-enum Local<'t> {
-    Value(Node<'t>),
+/// A name bound inside a function (nested blocks included), where the binding starts.
+pub struct LocalBinding {
+    start: usize,
+    name: String,
+    kind: Local,
+}
+
+/// How a function binds a name: an assignment (the byte range of its value), an import (handlers
+/// often import lazily), or something this resolution does not follow.
+enum Local {
+    Value(std::ops::Range<usize>),
     Import(ModuleBinding),
     Other,
 }
@@ -47,8 +57,7 @@ enum Meaning<'t> {
 
 /// Whether `call` (a `call` node of `caller`) reaches `target`.
 pub fn reaches(caller: &SourceFile, caller_module: Option<&str>, call: Node, target: &Target) -> Reach {
-    let resolver =
-        Resolver { file: caller, module: caller_module, bindings: module_bindings(&caller.tree, caller.bytes()) };
+    let resolver = Resolver { file: caller, module: caller_module, bindings: caller.module_bindings() };
     let Some(callee) = call.child_by_field_name("function") else { return Reach::Unknown };
     match callee.kind() {
         "identifier" => resolver.plain_call(callee, target),
@@ -63,7 +72,7 @@ pub fn reaches(caller: &SourceFile, caller_module: Option<&str>, call: Node, tar
 struct Resolver<'f> {
     file: &'f SourceFile,
     module: Option<&'f str>,
-    bindings: Vec<ModuleBinding>,
+    bindings: &'f [ModuleBinding],
 }
 
 impl<'f> Resolver<'f> {
@@ -252,45 +261,15 @@ impl<'f> Resolver<'f> {
                     return Meaning::Opaque;
                 }
             }
-            // The last binding of the name before `at` in the function: an assignment, an import
-            // (handlers often import lazily), or something this resolution does not follow.
-            let mut last: Option<Local> = None;
-            if let Some(body) = function.child_by_field_name("body") {
-                for_each_node(body, |n| {
-                    if n.start_byte() >= at.start_byte() {
-                        return;
-                    }
-                    match n.kind() {
-                        "assignment" => {
-                            let left = n.child_by_field_name("left");
-                            if left.is_some_and(|l| l.kind() == "identifier" && self.text(l) == name) {
-                                last = n.child_by_field_name("right").map(Local::Value);
-                            }
-                        }
-                        "import_from_statement" | "import_statement" => {
-                            let bindings = module_bindings_of_statement(self.file.bytes(), n);
-                            if let Some(binding) = bindings.into_iter().rev().find(|b| b.name == name) {
-                                last = Some(Local::Import(binding));
-                            }
-                        }
-                        // A loop or `as` target binding the name (not merely a body that mentions it).
-                        "for_statement" | "as_pattern" => {
-                            let field = if n.kind() == "for_statement" { "left" } else { "alias" };
-                            let mut binds = false;
-                            if let Some(target) = n.child_by_field_name(field) {
-                                for_each_node(target, |t| binds |= t.kind() == "identifier" && self.text(t) == name);
-                            }
-                            if binds {
-                                last = Some(Local::Other);
-                            }
-                        }
-                        _ => {}
-                    }
-                });
-            }
-            match last {
-                Some(Local::Value(value)) => return Meaning::Value(value),
-                Some(Local::Import(binding)) => return self.binding_meaning(&binding, name),
+            // The last binding of the name before `at` in the function.
+            let locals = self.file.function_locals(function);
+            let last = locals.iter().rev().find(|l| l.start < at.start_byte() && l.name == name);
+            match last.map(|l| &l.kind) {
+                Some(Local::Value(range)) => {
+                    let value = root.descendant_for_byte_range(range.start, range.end).unwrap_or(root);
+                    return Meaning::Value(value);
+                }
+                Some(Local::Import(binding)) => return self.binding_meaning(binding, name),
                 Some(Local::Other) => return Meaning::Opaque,
                 None => {}
             }
@@ -327,6 +306,54 @@ pub fn enclosing_class(node: Node) -> Option<Node> {
     std::iter::successors(function.parent(), |n| n.parent())
         .find(|n| matches!(n.kind(), "class_definition" | "function_definition"))
         .filter(|n| n.kind() == "class_definition")
+}
+
+impl SourceFile {
+    /// The bindings inside `function`, in source order, computed once per function: resolving
+    /// each of a function's n calls must not walk its body n times.
+    fn function_locals(&self, function: Node) -> Arc<Vec<LocalBinding>> {
+        let key = function.start_byte();
+        if let Some(known) = self.locals.lock().ok().and_then(|memo| memo.get(&key).cloned()) {
+            return known;
+        }
+        let mut out = Vec::new();
+        let text = |n: Node| &self.text[n.byte_range()];
+        if let Some(body) = function.child_by_field_name("body") {
+            for_each_node(body, |n| match n.kind() {
+                "assignment" => {
+                    let left = n.child_by_field_name("left").filter(|l| l.kind() == "identifier");
+                    if let (Some(left), Some(right)) = (left, n.child_by_field_name("right")) {
+                        let kind = Local::Value(right.byte_range());
+                        out.push(LocalBinding { start: n.start_byte(), name: text(left).to_string(), kind });
+                    }
+                }
+                "import_from_statement" | "import_statement" => {
+                    for binding in module_bindings_of_statement(self.bytes(), n) {
+                        let name = binding.name.clone();
+                        out.push(LocalBinding { start: n.start_byte(), name, kind: Local::Import(binding) });
+                    }
+                }
+                // A loop or `as` target binding the name (not merely a body that mentions it).
+                "for_statement" | "as_pattern" => {
+                    let field = if n.kind() == "for_statement" { "left" } else { "alias" };
+                    if let Some(target) = n.child_by_field_name(field) {
+                        for_each_node(target, |t| {
+                            if t.kind() == "identifier" {
+                                let name = text(t).to_string();
+                                out.push(LocalBinding { start: n.start_byte(), name, kind: Local::Other });
+                            }
+                        });
+                    }
+                }
+                _ => {}
+            });
+        }
+        let out = Arc::new(out);
+        if let Ok(mut memo) = self.locals.lock() {
+            memo.insert(key, out.clone());
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,11 @@ pub struct SourceFile {
     pub text: String,
     pub tree: Tree,
     line_starts: Vec<usize>,
+    /// Top-level bindings, computed on first use: resolving each of many calls into one file must
+    /// not walk the whole module each time.
+    bindings: std::sync::OnceLock<Vec<scope::ModuleBinding>>,
+    /// Bindings inside functions by function start, computed on first use (see `calls`).
+    locals: std::sync::Mutex<std::collections::HashMap<usize, std::sync::Arc<Vec<calls::LocalBinding>>>>,
 }
 
 impl SourceFile {
@@ -49,7 +54,20 @@ impl SourceFile {
 
     fn from_parts(rel_path: String, abs_path: PathBuf, text: String, tree: Tree) -> Self {
         let line_starts = line_starts(&text);
-        SourceFile { rel_path, abs_path, text, tree, line_starts }
+        SourceFile {
+            rel_path,
+            abs_path,
+            text,
+            tree,
+            line_starts,
+            bindings: std::sync::OnceLock::new(),
+            locals: Default::default(),
+        }
+    }
+
+    /// The names bound at the top level of the module, in source order.
+    pub fn module_bindings(&self) -> &[scope::ModuleBinding] {
+        self.bindings.get_or_init(|| scope::module_bindings(&self.tree, self.bytes()))
     }
 
     pub fn bytes(&self) -> &[u8] {

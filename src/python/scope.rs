@@ -6,8 +6,10 @@
 //! collecting a scope's bindings, analysing the range itself, and scanning the code that runs
 //! after the range for reads of the range's bindings.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+
+use imbl::OrdSet;
 
 use tree_sitter::{Node, Tree};
 
@@ -446,7 +448,8 @@ impl<'t> Sink<'t> for UnboundSink<'_> {
         if !declared_global && self.own.is_local(name) {
             // Only a read the walk orders for certain can be judged "before assignment"; a
             // `del` or an except alias leaves `may` empty too, so it needs a later binding as well.
-            let later = self.own.bindings.iter().any(|(n, at_byte)| n == name && *at_byte > at.node.start_byte());
+            let later =
+                self.own.bindings.get(name).is_some_and(|at_bytes| at_bytes.iter().any(|b| *b > at.node.start_byte()));
             if at.ordered && !state.may.contains(name) && !self.own.params.contains(name) && later {
                 self.out.push(UnboundRead { name: name.to_string(), line, before_assignment: true });
             }
@@ -564,10 +567,11 @@ fn parameter_names(params: Node<'_>, src: &[u8]) -> Vec<String> {
 /// Names bound since the walk started, along the paths that reach the current point.
 #[derive(Debug, Clone, Default)]
 struct State {
-    /// Bound on every path.
-    must: BTreeSet<String>,
+    /// Bound on every path. Persistent sets: every def, branch and handler copies the state, and
+    /// a module of n functions must not copy its n names n times.
+    must: OrdSet<String>,
     /// Bound on at least one path.
-    may: BTreeSet<String>,
+    may: OrdSet<String>,
     /// No path reaches this point (after return/raise/break/continue).
     dead: bool,
 }
@@ -596,8 +600,8 @@ impl State {
             return self.clone();
         }
         State {
-            must: self.must.intersection(&other.must).cloned().collect(),
-            may: self.may.union(&other.may).cloned().collect(),
+            must: self.must.clone().intersection(other.must.clone()),
+            may: self.may.clone().union(other.may.clone()),
             dead: false,
         }
     }
@@ -1250,7 +1254,7 @@ impl<'a, 't> Walker<'a, 't> {
         if let Some(first) = clauses.first() {
             self.field_expr(*first, "right", state);
         }
-        let info = ScopeInfo { bindings: locals.into_iter().map(|n| (n, 0)).collect(), ..ScopeInfo::default() };
+        let info = ScopeInfo { bindings: locals.into_iter().map(|n| (n, vec![0])).collect(), ..ScopeInfo::default() };
         self.nested.push(Nested { kind: ScopeKind::Comprehension, info });
         for (i, c) in clauses.iter().enumerate() {
             if c.kind() == "for_in_clause" {
@@ -1534,8 +1538,9 @@ fn enclosing_loops<'t>(block: Node<'t>, scope: Node<'t>) -> Vec<Node<'t>> {
 #[derive(Debug, Default, Clone)]
 struct ScopeInfo {
     params: HashSet<String>,
-    /// Every binding with its byte offset (dead code included: scoping is static).
-    bindings: Vec<(String, usize)>,
+    /// Every binding's byte offsets by name (dead code included: scoping is static); by name
+    /// because a module of n functions is asked about its names n times.
+    bindings: HashMap<String, Vec<usize>>,
     /// `x: int` without a value.
     declared: HashSet<String>,
     globals: HashSet<String>,
@@ -1574,17 +1579,17 @@ impl ScopeInfo {
         if self.globals.contains(name) || self.nonlocals.contains(name) {
             return false;
         }
-        self.params.contains(name) || self.declared.contains(name) || self.bindings.iter().any(|(n, _)| n == name)
+        self.params.contains(name) || self.declared.contains(name) || self.bindings.contains_key(name)
     }
 
     fn bound_outside(&self, name: &str, range: &Range<usize>) -> bool {
-        self.params.contains(name) || self.bindings.iter().any(|(n, at)| n == name && !range.contains(at))
+        self.params.contains(name) || self.bindings.get(name).is_some_and(|at| at.iter().any(|at| !range.contains(at)))
     }
 }
 
 #[derive(Default)]
 struct CollectSink {
-    bindings: Vec<(String, usize)>,
+    bindings: HashMap<String, Vec<usize>>,
     declared: HashSet<String>,
     globals: HashSet<String>,
     nonlocals: HashSet<String>,
@@ -1592,7 +1597,7 @@ struct CollectSink {
 
 impl<'t> Sink<'t> for CollectSink {
     fn bind(&mut self, name: &str, node: Node<'t>, _site: &BindSite) {
-        self.bindings.push((name.to_string(), node.start_byte()));
+        self.bindings.entry(name.to_string()).or_default().push(node.start_byte());
     }
 
     fn declare(&mut self, name: &str, decl: Decl, _node: Node<'t>) {

@@ -421,9 +421,7 @@ fn stale_import_target(
         None => true,
         Some(name) => {
             guard.module_exists(sources, &format!("{m}.{name}"))
-                || guard
-                    .module_file(sources, m)
-                    .is_some_and(|f| sources.module_bindings(&f).iter().any(|b| b.name == name))
+                || guard.module_file(sources, m).is_some_and(|f| f.module_bindings().iter().any(|b| b.name == name))
         }
     });
     let first = found.next()?;
@@ -680,16 +678,15 @@ impl<'a, 't> Extraction<'a, 't> {
         let http_params = http_parameters(file, endpoint);
         // `status` or `Response` are HTTP objects only where they come from the web framework.
         let from_web = |b: &&ModuleBinding| matches!(&b.kind, BindingKind::Import { module, .. } if module.starts_with("fastapi") || module.starts_with("starlette"));
-        let http_imports: Vec<String> = call
-            .sources
-            .module_bindings(file)
+        let http_imports: Vec<String> = file
+            .module_bindings()
             .iter()
             .filter(from_web)
             .map(|b| b.name.clone())
             .filter(|name| params.http_names.contains(name))
             .collect();
         let is_http = |name: &str| http_imports.iter().any(|h| h == name) || http_params.iter().any(|p| p == name);
-        let bindings = call.sources.module_bindings(file);
+        let bindings = file.module_bindings();
         // An L2 class (a response model) stays in L2 with the statements that use it.
         let stays = |name: &str| {
             is_http(name)
@@ -713,7 +710,7 @@ impl<'a, 't> Extraction<'a, 't> {
         };
         let carrier = Carrier {
             file,
-            bindings: &bindings,
+            bindings,
             l2_module: call.analysed.ctx.module.as_deref(),
             http_names: &params.http_names,
             repair: &repair,
@@ -1065,7 +1062,7 @@ impl<'a, 't> Extraction<'a, 't> {
                 alias: None,
             }));
         }
-        let bindings = self.call.sources.module_bindings(file);
+        let bindings = self.file.module_bindings();
         let bound: Vec<&str> = bindings.iter().map(|b| b.name.as_str()).collect();
         if on_failure.contains("HTTPException") && !bound.contains(&"HTTPException") {
             imports.push(ImportLine { module: "fastapi".into(), name: Some("HTTPException".into()), alias: None });
@@ -1131,7 +1128,7 @@ impl<'a, 't> Extraction<'a, 't> {
             Some(existing) => {
                 self.check_no_clash(&existing)?;
                 let mut edits = import_edits(&existing, &self.carried.driver.imports);
-                let bound = self.call.sources.module_bindings(&existing);
+                let bound = existing.module_bindings();
                 let mut appended = String::new();
                 for (name, text) in &self.carried.driver.definitions {
                     if !bound.iter().any(|b| &b.name == name) {
@@ -1173,7 +1170,7 @@ impl<'a, 't> Extraction<'a, 't> {
                 Ok(files)
             }
             Some(existing) => {
-                let bound = self.call.sources.module_bindings(&existing);
+                let bound = existing.module_bindings();
                 let mut appended = String::new();
                 for (name, text) in &needs.definitions {
                     match bound.iter().find(|b| &b.name == name) {
@@ -1217,7 +1214,7 @@ impl<'a, 't> Extraction<'a, 't> {
     /// An existing driver module must not bind a name the moved code needs differently: an
     /// import from elsewhere (`select` from sqlmodel vs from sqlalchemy) or another definition.
     fn check_no_clash(&self, driver: &SourceFile) -> Result<(), ManualReason> {
-        for binding in self.call.sources.module_bindings(driver).iter() {
+        for binding in driver.module_bindings().iter() {
             if let Some((_, text)) = self.carried.driver.definitions.iter().find(|(n, _)| n == &binding.name) {
                 let theirs = &driver.text[binding.stmt_byte_range.clone()];
                 if theirs.trim() != text.trim() {

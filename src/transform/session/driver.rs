@@ -673,7 +673,7 @@ fn stored_attribute(file: &SourceFile, init: Node, name: &str) -> Option<String>
 pub fn session_type(driver: &SourceFile, is_async: bool, registry: &RegistryConfig) -> Option<(String, String)> {
     let path = if is_async { &registry.async_session_type } else { &registry.sync_session_type };
     let (module, type_name) = path.rsplit_once('.')?;
-    let bindings = python::scope::module_bindings(&driver.tree, driver.bytes());
+    let bindings = driver.module_bindings();
     let own = bindings.iter().rev().find(|b| b.name == type_name).and_then(|b| match &b.kind {
         python::scope::BindingKind::Import { module: m, imported: Some(i), level: 0 } if i == type_name => {
             Some(m.clone())
@@ -691,7 +691,7 @@ pub fn session_parameter(
     session_type: Option<&(String, String)>,
 ) -> (String, Option<Edit>) {
     let Some((module, type_name)) = session_type else { return (name.to_string(), None) };
-    let bindings = python::scope::module_bindings(&file.tree, file.bytes());
+    let bindings = file.module_bindings();
     match bindings.iter().rev().find(|b| &b.name == type_name).map(|b| &b.kind) {
         Some(python::scope::BindingKind::Import { module: m, imported: Some(i), level: 0 })
             if m == module && i == type_name =>

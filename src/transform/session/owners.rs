@@ -481,7 +481,7 @@ impl<'a> Threading<'a> {
 
     /// The owner's module imports what the opener reads, from where the driver imports it.
     fn import_opener(&mut self, file: &Arc<SourceFile>) -> Result<(), ManualReason> {
-        let bindings = python::scope::module_bindings(&self.driver_file.tree, self.driver_file.bytes());
+        let bindings = self.driver_file.module_bindings();
         let mut imports = Vec::new();
         for name in &self.driver.opener.reads {
             let binding = bindings.iter().rev().find(|b| &b.name == name);
@@ -572,7 +572,7 @@ impl<'a> Threading<'a> {
         let guard = Guard::new(self.config);
         let (_, owner_rank) = self.ranks(&file.rel_path);
         let module = python::module_name(&file.rel_path, &self.config.file.python.import_roots);
-        let mut bindings = python::scope::module_bindings(&file.tree, file.bytes());
+        let mut bindings = file.module_bindings().to_vec();
         for_each_node(function, |n| {
             if matches!(n.kind(), "import_from_statement" | "import_statement") {
                 bindings.extend(python::scope::module_bindings_of_statement(file.bytes(), n));
