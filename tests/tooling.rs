@@ -1,10 +1,10 @@
-//! Where users work: `strata explain`, shell completions.
+//! Where users work: `strata explain`, shell completions, the GitHub Actions example.
 
 mod common;
 
 use std::process::Command;
 
-use common::{init_project, run, write};
+use common::{init_project, python, repo_root, run, write};
 
 // ---------------------------------------------------------------- explain
 
@@ -147,4 +147,28 @@ fn completions_for_every_shell_and_a_clear_error_otherwise() {
     let (code, _, stderr) = run(dir.path(), &["completions", "tcsh"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("possible values: bash"), "{stderr}");
+}
+
+// ---------------------------------------------------------------- GitHub Actions example
+
+#[test]
+fn github_actions_example_installs_strata_and_annotates_with_format_github() {
+    let file = repo_root().join("docs/examples/github-actions-check.yml");
+    let script = "import json, sys, yaml\nprint(json.dumps(yaml.safe_load(open(sys.argv[1]))))";
+    let out = Command::new(python()).args(["-c", script]).arg(&file).output().expect("python runs");
+    assert!(out.status.success(), "the workflow is not YAML:\n{}", String::from_utf8_lossy(&out.stderr));
+    let workflow: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // YAML 1.1 reads the key `on` as true.
+    let triggers = workflow.get("on").or_else(|| workflow.get("true")).expect("the workflow has triggers");
+    assert!(triggers.get("pull_request").is_some(), "{triggers}");
+    let jobs = workflow["jobs"].as_object().expect("jobs");
+    let runs: Vec<String> = jobs
+        .values()
+        .flat_map(|job| job["steps"].as_array().cloned().unwrap_or_default())
+        .filter_map(|step| step["run"].as_str().map(str::to_string))
+        .collect();
+    let install = runs.iter().position(|r| r.contains("cargo install")).expect("a step installs strata");
+    let check = runs.iter().position(|r| r.contains("strata check") && r.contains("--format github"));
+    let check = check.unwrap_or_else(|| panic!("no step runs `strata check --format github`: {runs:?}"));
+    assert!(install < check, "{runs:?}");
 }
