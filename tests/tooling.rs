@@ -1,7 +1,9 @@
-//! Where users work: `strata explain`, shell completions, the GitHub Actions example.
+//! Where users work: `strata explain`, shell completions, the GitHub Actions example; and docs
+//! that are true (the design document every reference points at, the license, the changelog).
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 
 use common::{init_project, python, repo_root, run, write};
@@ -171,4 +173,73 @@ fn github_actions_example_installs_strata_and_annotates_with_format_github() {
     let check = runs.iter().position(|r| r.contains("strata check") && r.contains("--format github"));
     let check = check.unwrap_or_else(|| panic!("no step runs `strata check --format github`: {runs:?}"));
     assert!(install < check, "{runs:?}");
+}
+
+// ---------------------------------------------------------------- docs that are true
+
+/// Every text file of the repository (no build output, venvs or git internals).
+fn repository_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if matches!(name.as_str(), ".git" | "target" | ".venv" | "__pycache__" | ".pytest_cache") {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            repository_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_design_reference_points_at_docs_design_md() {
+    let root = repo_root();
+    assert!(root.join("docs/design.md").is_file(), "docs/design.md is missing");
+    let design = std::fs::read_to_string(root.join("docs/design.md")).unwrap();
+    for section in ["The pipeline", "Guarantees of every rewrite", "Adding a recipe or a transform", "flows through"] {
+        assert!(design.contains(section), "docs/design.md has no `{section}`");
+    }
+    let mut files = Vec::new();
+    repository_files(&root, &mut files);
+    let stale: Vec<String> = files
+        .iter()
+        .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("DESIGN.md")))
+        .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+        .filter(|p| p != "tests/tooling.rs")
+        .collect();
+    assert!(stale.is_empty(), "these cite a DESIGN.md that does not exist: {stale:?}");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains("docs/design.md"), "the README does not cite docs/design.md");
+    // The configuration `strata init` writes cites it too.
+    let dir = init_project();
+    let config = std::fs::read_to_string(dir.path().join("strata.toml")).unwrap();
+    assert!(config.contains("docs/design.md"), "{config}");
+}
+
+#[test]
+fn license_changelog_and_readme_are_there() {
+    let root = repo_root();
+    let cargo = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(cargo.contains("license = \"MIT\""), "Cargo.toml's license changed: update LICENSE");
+    let license = std::fs::read_to_string(root.join("LICENSE")).expect("a LICENSE file");
+    assert!(license.starts_with("MIT License"), "{license}");
+    assert!(license.contains("the strata developers"), "{license}");
+    let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).expect("a CHANGELOG.md");
+    assert!(changelog.contains("## [Unreleased]"), "{changelog}");
+    assert!(changelog.contains("keepachangelog.com"), "{changelog}");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for needle in [
+        "cargo install --path .",
+        "## Two commands",
+        "Use it with pre-commit",
+        "strata-system",
+        "Shell completions",
+        "strata explain",
+        "github-actions-check.yml",
+    ] {
+        assert!(readme.contains(needle), "the README has no `{needle}`");
+    }
 }
