@@ -48,6 +48,14 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Explain a rule: what it finds, why, an example and its fix (like `ruff rule`).
+    Explain(ExplainArgs),
+    /// Print a shell completion script (e.g. `strata completions bash > ~/.local/share/bash-completion/completions/strata`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -109,4 +117,18 @@ pub enum RecipesCommand {
         /// Only these recipe ids.
         ids: Vec<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The rule's id (`strata recipes list` shows them).
+    pub rule: String,
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    Text,
+    Json,
 }

@@ -6,13 +6,13 @@ Usage:
                                           [--json] [--check-external]
 
 strata's guarantee that "every changed file still parses" is necessary but not sufficient
-(DESIGN.md §8, "Compiling is not working"): a registration written as
-``registry: T.register(...)`` compiles and never runs, an import of a module that does not
-exist compiles, a name bound only as a keyword argument compiles. This script looks at the
-*result* of a rewrite and checks what the code means, using nothing but CPython's own
-``compile``/``ast`` and a file-system view of the import roots. It shares no code, no
-parser (strata uses tree-sitter) and no rule definitions with strata, so a bug in strata's
-analysis cannot hide itself here.
+(docs/design.md §4, "Guarantees of every rewrite": it parses, and it means something): a
+registration written as ``registry: T.register(...)`` compiles and never runs, an import of a
+module that does not exist compiles, a name bound only as a keyword argument compiles. This
+script looks at the *result* of a rewrite and checks what the code means, using nothing but
+CPython's own ``compile``/``ast`` and a file-system view of the import roots. It shares no
+code, no parser (strata uses tree-sitter) and no rule definitions with strata, so a bug in
+strata's analysis cannot hide itself here.
 
 Checks (the ``check`` ids):
 

@@ -1,6 +1,8 @@
 //! Commands: one function per subcommand, glueing the pipeline stages together (the anyhow edge).
 
 mod check;
+mod completions;
+mod explain;
 mod fix;
 mod init;
 mod recipes;
@@ -17,6 +19,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fix(args) => fix::run(&cli.global, &args),
         Command::Recipes { command } => recipes::run(&cli.global, &command),
         Command::Init { dir, force } => init::run(&dir, force),
+        Command::Explain(args) => explain::run(&cli.global, &args),
+        Command::Completions { shell } => completions::run(shell),
     }
 }
 
