@@ -101,9 +101,25 @@ pub struct FixArgs {
     /// Write files that have uncommitted git changes.
     #[arg(long)]
     pub allow_dirty: bool,
-    /// Print the summary as JSON.
-    #[arg(long)]
+    /// `json`: stdout is one JSON document (the summary, and with --dry-run the diffs); the text
+    /// summary is not printed.
+    #[arg(long, value_enum, default_value_t = FixFormat::Text)]
+    pub format: FixFormat,
+    /// The same as `--format json` (kept for scripts written against earlier versions).
+    #[arg(long, hide = true)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FixFormat {
+    Text,
+    Json,
+}
+
+impl FixArgs {
+    pub fn json(&self) -> bool {
+        self.json || self.format == FixFormat::Json
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -63,6 +63,11 @@ pub struct LayerConfig {
     #[serde(default)]
     pub description: String,
     pub paths: Vec<String>,
+    /// Structural patterns, one of which a file must contain to be in the layer (an L2 router
+    /// creates an `APIRouter` or a `FastAPI` app); a file in `paths` without any of them falls
+    /// through to the next layer whose paths match, or to none.
+    #[serde(default)]
+    pub requires: Vec<String>,
 }
 
 /// How the operation registry is spelled in this project (used by generated code).
@@ -182,7 +187,8 @@ pub struct Config {
 
 impl Config {
     /// Loads `explicit`, or the nearest `strata.toml` above `start`, or the built-in default rooted at `start`.
-    pub fn discover(explicit: Option<&Path>, start: &Path) -> Result<Self, ConfigError> {
+    /// Without a `strata.toml` above `start`, the built-in layout is rooted at `default_root`.
+    pub fn discover(explicit: Option<&Path>, start: &Path, default_root: &Path) -> Result<Self, ConfigError> {
         if let Some(path) = explicit {
             let root = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
             return Self::from_file(path, root);
@@ -194,8 +200,7 @@ impl Config {
                 return Self::from_file(&candidate, dir.to_path_buf());
             }
         }
-        let root = if start.is_dir() { start } else { start.parent().map_or(start.clone(), Path::to_path_buf) };
-        Self::from_text(DEFAULT_TOML, Path::new("<default strata.toml>"), root, None)
+        Self::from_text(DEFAULT_TOML, Path::new("<default strata.toml>"), default_root.to_path_buf(), None)
     }
 
     /// The line length generated code is wrapped to (see [`PythonConfig::line_length`]).

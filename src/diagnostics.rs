@@ -88,6 +88,16 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// Shows every path of the report in `style` (exceptions have been matched already).
+    pub fn show_paths(&mut self, style: &crate::output::PathStyle) {
+        for (finding, _) in &mut self.findings {
+            finding.path = style.show(&finding.path);
+        }
+        for skipped in &mut self.skipped {
+            skipped.path = style.show(&skipped.path);
+        }
+    }
+
     pub fn violations(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|(_, d)| matches!(d, Disposition::Violation)).map(|(f, _)| f)
     }
@@ -196,7 +206,17 @@ pub fn check(
     candidates: &[crate::discover::Candidate],
     plan: &(dyn Fn(&Analysed) -> Hints + Sync),
 ) -> CheckReport {
-    let (per_file, skipped, stats) = project.analyse(candidates, |analysed| {
+    check_with(project, candidates, &Default::default(), plan)
+}
+
+/// [`check`] over files whose current text may be in memory (`contents`, a fix run's result).
+pub fn check_with(
+    project: &Project,
+    candidates: &[crate::discover::Candidate],
+    contents: &std::collections::BTreeMap<String, String>,
+    plan: &(dyn Fn(&Analysed) -> Hints + Sync),
+) -> CheckReport {
+    let (per_file, skipped, stats) = project.analyse_with(candidates, contents, |analysed| {
         let mut out = Vec::new();
         let hints = plan(analysed);
         for (rule, matches) in &analysed.matches {

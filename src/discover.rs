@@ -23,6 +23,19 @@ pub struct Candidate {
 
 /// Lists the `*.py` files under `paths` (default: the root), honouring .gitignore, sorted by path.
 pub fn python_files(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, DiscoverError> {
+    walk(root, paths).map(|found| found.files)
+}
+
+/// What a walk found: the Python files, and the entries it could not read (a directory without
+/// permission, say), each with the error.
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub files: Vec<Candidate>,
+    pub unreadable: Vec<(String, String)>,
+}
+
+/// [`python_files`], keeping what could not be read.
+pub fn walk(root: &Path, paths: &[PathBuf]) -> Result<Walk, DiscoverError> {
     let root = std::fs::canonicalize(root).map_err(|_| DiscoverError::Missing(root.to_path_buf()))?;
     let starts: Vec<PathBuf> = if paths.is_empty() {
         vec![root.clone()]
@@ -40,7 +53,7 @@ pub fn python_files(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, Di
             .collect::<Result<_, _>>()?
     };
     let Some((first, rest)) = starts.split_first() else {
-        return Ok(Vec::new());
+        return Ok(Walk::default());
     };
     let mut builder = WalkBuilder::new(first);
     for start in rest {
@@ -49,9 +62,18 @@ pub fn python_files(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, Di
     // .gitignore applies even outside a git checkout (a copied tree should scan the same).
     builder.require_git(false).hidden(true);
     let found = Mutex::new(Vec::new());
+    let unreadable = Mutex::new(Vec::new());
     builder.build_parallel().run(|| {
         Box::new(|entry| {
-            let Ok(entry) = entry else { return WalkState::Continue };
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) => {
+                    if let Ok(mut list) = unreadable.lock() {
+                        list.push(walk_error(&root, &err));
+                    }
+                    return WalkState::Continue;
+                }
+            };
             let path = entry.path();
             let is_file = entry.file_type().is_some_and(|t| t.is_file());
             if is_file && path.extension().is_some_and(|e| e == "py") {
@@ -69,7 +91,27 @@ pub fn python_files(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, Di
     let mut files = found.into_inner().unwrap_or_default();
     files.sort();
     files.dedup();
-    Ok(files)
+    let mut unreadable = unreadable.into_inner().unwrap_or_default();
+    unreadable.sort();
+    Ok(Walk { files, unreadable })
+}
+
+/// The root-relative path (when the error names one) and the reason of a walk error.
+fn walk_error(root: &Path, err: &ignore::Error) -> (String, String) {
+    let mut err = err;
+    let mut path = None;
+    loop {
+        match err {
+            ignore::Error::WithPath { path: p, err: inner } => {
+                path = Some(p.strip_prefix(root).unwrap_or(p).display().to_string());
+                err = inner;
+            }
+            ignore::Error::WithDepth { err: inner, .. } | ignore::Error::WithLineNumber { err: inner, .. } => {
+                err = inner
+            }
+            other => return (path.unwrap_or_else(|| ".".into()), format!("cannot read: {other}")),
+        }
+    }
 }
 
 #[cfg(test)]

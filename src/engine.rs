@@ -1,6 +1,6 @@
 //! The pipeline: load a project, walk and classify files, prefilter by literal, parse once, run every rule.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -14,7 +14,7 @@ use crate::exceptions::{self, Exceptions, ExceptionsError};
 use crate::layers::Placement;
 use crate::matching::prefilter::LiteralIndex;
 use crate::matching::rule::{Rule, RuleError, RuleMatch};
-use crate::matching::FileContext;
+use crate::matching::{FileContext, Matcher};
 use crate::python::{self, SourceFile};
 use crate::recipe::{self, EditSpec, LoadedRecipe, RecipeError};
 use crate::templates::{TemplateError, Templates};
@@ -35,6 +35,8 @@ pub enum EngineError {
     Discover(#[from] DiscoverError),
     #[error("recipe `{recipe}`: {message}")]
     Transform { recipe: String, message: String },
+    #[error("{config}: layer `{layer}`: `requires`: {message}")]
+    Requirement { config: String, layer: String, message: String },
 }
 
 /// Runs over fewer files finish too fast for a progress bar to help.
@@ -46,6 +48,8 @@ pub struct ProjectOptions {
     pub config: Option<PathBuf>,
     /// Where to look for `strata.toml` upward from (the first path argument, else the working directory).
     pub start: PathBuf,
+    /// The project root when no `strata.toml` is found (the git top level, else the working directory).
+    pub default_root: PathBuf,
     pub recipe_dirs: Vec<PathBuf>,
     /// Recipe ids chosen on the command line; empty means the configuration's selection.
     pub select: Vec<String>,
@@ -59,6 +63,8 @@ pub struct Project {
     pub templates: Templates,
     pub exceptions: Exceptions,
     literals: LiteralIndex,
+    /// What a file must contain to be in a layer, by layer (`requires` in `strata.toml`).
+    requirements: HashMap<String, Matcher>,
 }
 
 /// A file that could not be analysed; reported as a warning, the run goes on.
@@ -66,6 +72,8 @@ pub struct Project {
 pub struct Skipped {
     pub path: String,
     pub reason: String,
+    /// It could not be read at all (an I/O error), so the run's result is incomplete: exit 2.
+    pub unreadable: bool,
 }
 
 /// Counts that show how much work the prefilters saved.
@@ -85,7 +93,7 @@ pub struct Analysed<'f> {
 
 impl Project {
     pub fn load(options: &ProjectOptions) -> Result<Self, EngineError> {
-        let config = Config::discover(options.config.as_deref(), &options.start)?;
+        let config = Config::discover(options.config.as_deref(), &options.start, &options.default_root)?;
         let mut dirs = config.recipe_dirs();
         dirs.extend(options.recipe_dirs.iter().cloned());
         let recipes = recipe::load(&dirs)?;
@@ -103,7 +111,8 @@ impl Project {
             .collect::<Result<Vec<_>, EngineError>>()?;
         let exceptions = Exceptions::load(&config.exceptions_path(), exceptions::today())?;
         let literals = LiteralIndex::build(&rules);
-        Ok(Project { config, recipes, rules, templates, exceptions, literals })
+        let requirements = layer_requirements(&config)?;
+        Ok(Project { config, recipes, rules, templates, exceptions, literals, requirements })
     }
 
     pub fn root(&self) -> &Path {
@@ -112,6 +121,19 @@ impl Project {
 
     pub fn candidates(&self, paths: &[PathBuf]) -> Result<Vec<Candidate>, EngineError> {
         Ok(discover::python_files(self.root(), paths)?)
+    }
+
+    /// Places files by their paths alone (recipe test cases are snippets).
+    pub fn ignore_layer_requirements(&mut self) {
+        self.requirements.clear();
+    }
+
+    /// [`Project::candidates`], and the entries the walk could not read, as skipped.
+    pub fn walk(&self, paths: &[PathBuf]) -> Result<(Vec<Candidate>, Vec<Skipped>), EngineError> {
+        let found = discover::walk(self.root(), paths)?;
+        let unreadable =
+            found.unreadable.into_iter().map(|(path, reason)| Skipped { path, reason, unreadable: true }).collect();
+        Ok((found.files, unreadable))
     }
 
     /// Runs every applicable rule on each candidate in parallel and hands each parsed file to `visit`.
@@ -181,19 +203,26 @@ impl Project {
         facts: &crate::guard::GuardFacts,
         visit: &impl Fn(&Analysed<'_>) -> T,
     ) -> FileOutcome<T> {
-        let placement = self.config.layers.classify(&candidate.rel_path);
-        let in_scope: Vec<&Rule> = self.rules.iter().filter(|r| r.in_scope(&candidate.rel_path, &placement)).collect();
+        let rel = &candidate.rel_path;
+        // The layers the file may be in; which one it is in may depend on its code (`requires`).
+        let mut placements = self.config.layers.candidates(rel);
+        placements.push(Placement::default());
+        let in_scope: Vec<&Rule> =
+            self.rules.iter().filter(|r| placements.iter().any(|p| r.in_scope(rel, p))).collect();
         if in_scope.is_empty() {
             return FileOutcome::OutOfScope;
         }
-        let skip = |reason: String| FileOutcome::Skipped(Skipped { path: candidate.rel_path.clone(), reason });
+        let skipped = |reason: String, unreadable: bool| {
+            FileOutcome::Skipped(Skipped { path: candidate.rel_path.clone(), reason, unreadable })
+        };
+        let skip = |reason: String| skipped(reason, false);
         let read = match contents.get(&candidate.rel_path) {
             Some(text) => Ok(text.clone().into_bytes()),
             None => std::fs::read(&candidate.abs_path),
         };
         let bytes = match read {
             Ok(bytes) => bytes,
-            Err(e) => return skip(format!("cannot read: {e}")),
+            Err(e) => return skipped(format!("cannot read: {e}"), true),
         };
         // The prefilter runs on raw bytes: a file that is not UTF-8 is still reported below if it passes.
         let found = self.literals.scan(&bytes);
@@ -205,6 +234,19 @@ impl Project {
             Ok(file) => file,
             Err(e) => return skip(e.to_string()),
         };
+        let placement = placements
+            .into_iter()
+            .find(|p| {
+                let required = p.layer.as_ref().and_then(|layer| self.requirements.get(layer));
+                required.map_or(true, |m| {
+                    m.find_first(file.tree.root_node(), &file_only(&file), &mut Default::default(), |_| true)
+                })
+            })
+            .unwrap_or_default();
+        let to_run: Vec<&Rule> = to_run.into_iter().filter(|r| r.in_scope(rel, &placement)).collect();
+        if to_run.is_empty() {
+            return FileOutcome::Filtered;
+        }
         let module = python::module_name(&file.rel_path, &self.config.file.python.import_roots);
         let is_package = file.rel_path.ends_with("__init__.py");
         let ctx = FileContext { file: &file, module, is_package, callers: Some(callers), facts: Some(facts) };
@@ -260,4 +302,29 @@ fn register_templates(templates: &mut Templates, rule: &Rule) -> Result<(), Engi
         }
     }
     Ok(())
+}
+
+/// Compiles each layer's `requires` patterns (any of them) into one matcher.
+fn layer_requirements(config: &Config) -> Result<HashMap<String, Matcher>, EngineError> {
+    let label = config.source.as_ref().map_or("the built-in layout".to_string(), |p| p.display().to_string());
+    config
+        .file
+        .layers
+        .iter()
+        .filter(|(_, layer)| !layer.requires.is_empty())
+        .map(|(name, layer)| {
+            let spec = crate::recipe::MatchSpec { any: layer.requires.clone(), ..Default::default() };
+            let matcher = Matcher::compile(&spec).map_err(|e| EngineError::Requirement {
+                config: label.clone(),
+                layer: name.clone(),
+                message: e.to_string(),
+            })?;
+            Ok((name.clone(), matcher))
+        })
+        .collect()
+}
+
+/// A file on its own, for questions about its code alone (a layer requirement).
+fn file_only(file: &SourceFile) -> FileContext<'_> {
+    FileContext { file, module: None, is_package: false, callers: None, facts: None }
 }

@@ -13,6 +13,13 @@ pub enum GitError {
     Git(#[from] git2::Error),
 }
 
+/// The working tree of the git repository that contains `start`, if any.
+pub fn toplevel(start: &Path) -> Option<PathBuf> {
+    let repo = Repository::discover(start).ok()?;
+    let workdir = repo.workdir()?;
+    Some(std::fs::canonicalize(workdir).unwrap_or_else(|_| workdir.to_path_buf()))
+}
+
 /// The files among `paths` (absolute) that differ from HEAD or are untracked; missing files are new, not dirty.
 pub fn uncommitted(root: &Path, paths: &[PathBuf]) -> Result<Vec<String>, GitError> {
     let repo = Repository::discover(root).map_err(|_| GitError::NotARepository(root.to_path_buf()))?;

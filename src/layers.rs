@@ -111,15 +111,31 @@ impl Layers {
         self.layers.iter().map(|l| l.name.as_str())
     }
 
-    pub fn classify(&self, rel_path: &str) -> Placement {
-        for layer in &self.layers {
-            for pattern in &layer.patterns {
-                if let Some(captures) = pattern.captures(rel_path) {
-                    return Placement { layer: Some(layer.name.clone()), captures };
-                }
+    /// The layers no path is placed in: a glob that matches nothing is usually a layout mistake.
+    pub fn unmatched<'p>(&self, paths: impl IntoIterator<Item = &'p str>) -> Vec<&str> {
+        let mut seen = std::collections::BTreeSet::new();
+        for path in paths {
+            if let Some(layer) = self.classify(path).layer {
+                seen.insert(layer);
             }
         }
-        Placement::default()
+        self.names().filter(|name| !seen.contains(*name)).collect()
+    }
+
+    pub fn classify(&self, rel_path: &str) -> Placement {
+        self.candidates(rel_path).into_iter().next().unwrap_or_default()
+    }
+
+    /// Every layer whose paths match `rel_path`, in order: the file is in the first whose
+    /// requirements (see `LayerConfig::requires`) it meets.
+    pub fn candidates(&self, rel_path: &str) -> Vec<Placement> {
+        self.layers
+            .iter()
+            .filter_map(|layer| {
+                let captures = layer.patterns.iter().find_map(|p| p.captures(rel_path))?;
+                Some(Placement { layer: Some(layer.name.clone()), captures })
+            })
+            .collect()
     }
 }
 

@@ -151,8 +151,8 @@ fn an_existing_handler_module_and_class_are_extended_not_duplicated() {
     let both = format!("{ASYNC_PAGINATED}\n\n{}", &second[second.find("@router").unwrap()..]);
     write(dir.path(), "backend/app/hoc/api/cus/shop/items.py", &both);
     git_commit_all(dir.path());
-    let (code, _, stderr) = run(dir.path(), &["fix", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{summary}");
     let handler = read(dir.path(), "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/shop_handler.py");
     assert_eq!(handler.matches("class ShopItemsHandler").count(), 1, "{handler}");
     assert_eq!(handler.matches("registry.register(\"shop.items\"").count(), 1, "{handler}");
@@ -267,7 +267,8 @@ fn unsafe_shapes_are_reported_manual_with_reasons_and_left_untouched() {
     let dir = project(MANUAL_SHAPES);
     let before = tree_bytes(dir.path());
     let (code, stdout, stderr) = run(dir.path(), &["fix", "--json", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, 1, "manual sites remain: {stderr}");
+    assert!(json(&stdout)["remaining"].as_u64().unwrap() > 0, "{stdout}");
     let changed: Vec<String> = tree_bytes(dir.path())
         .into_iter()
         .filter(|(path, bytes)| before.get(path) != Some(bytes))
@@ -318,7 +319,8 @@ fn sample_app_migrates_and_its_suite_still_passes() {
     pytest("before");
 
     let (code, stdout, stderr) = run(&app, &["fix", "--json", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, 1, "manual sites remain: {stderr}");
+    assert!(json(&stdout)["remaining"].as_u64().unwrap() > 0, "{stdout}");
     let outcome = json(&stdout);
     let applied = outcome["applied"].as_array().unwrap();
     let migrated: BTreeSet<String> = applied
@@ -371,8 +373,11 @@ fn sample_app_migrates_and_its_suite_still_passes() {
 
     git_commit_all(&app);
     let before = tree_bytes(&app);
-    let (code, stdout, _) = run(&app, &["fix", "--dry-run", "--color", "never"]);
-    assert_eq!(code, 0, "a second fix would change:\n{stdout}");
+    let (code, stdout, stderr) = run(&app, &["fix", "--dry-run", "--color", "never"]);
+    assert!(stdout.is_empty(), "a second fix would change:\n{stdout}");
+    // Exit 1 all the same: the manual sites remain violations.
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("remain; `strata check` lists them."), "{stderr}");
     assert!(tree_bytes(&app) == before, "a dry run must not write");
 }
 
@@ -452,10 +457,10 @@ fn a_driver_that_binds_an_imported_name_differently_is_not_extended() {
     );
     git_commit_all(dir.path());
     let before = tree_bytes(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("already binds `select` differently"), "{stdout}");
-    assert!(tree_bytes(dir.path()) == before, "nothing may change: {stdout}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 1, "the manual site remains: {summary}");
+    assert!(summary.contains("already binds `select` differently"), "{summary}");
+    assert!(tree_bytes(dir.path()) == before, "nothing may change: {summary}");
 }
 
 /// The sample app's own pytest suite passes (`when`: before or after the migration).
@@ -530,7 +535,7 @@ fn shapes_app_suite_passes_before_and_after_fix_and_the_audit_finds_nothing_new(
     pytest("before");
     let before = tree_bytes(&app);
     let (code, stdout, stderr) = run(&app, &["fix", "--json", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
     let outcome = json(&stdout);
     let migrated = outcome["applied"]
         .as_array()
@@ -593,8 +598,8 @@ fn shapes_app_suite_passes_before_and_after_fix_and_the_audit_finds_nothing_new(
     assert!(new.is_empty(), "the rewrite introduced: {new:#?}");
 
     git_commit_all(&app);
-    let (code, _, stderr) = run(&app, &["fix", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (code, _, summary) = run(&app, &["fix", "--color", "never"]);
+    assert_eq!(code, 1, "manual sites remain: {summary}");
     assert!(git(&app, &["status", "--porcelain"]).trim().is_empty(), "a second fix changed files");
 }
 
@@ -662,8 +667,8 @@ fn registrations_run_with_annotated_registry_parameters_and_lazy_wiring() {
         "def register(registry):\n    pass\n",
     );
     git_commit_all(dir.path());
-    let (code, _, stderr) = run(dir.path(), &["fix", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{summary}");
     let handler = read(dir.path(), "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/shop_handler.py");
     assert!(handler.contains("\n    registry.register(\"shop.items\", ShopItemsHandler())\n"), "{handler}");
     assert!(!handler.contains("registry: \"OperationRegistry\".register"), "{handler}");
@@ -968,8 +973,8 @@ def list_items(db=Depends(get_db)):
 #[test]
 fn an_l2_class_the_moved_code_uses_moves_below_l2_and_stays_one_class() {
     let dir = project(RESPONSE_MODEL);
-    let (code, _, stderr) = run(dir.path(), &["fix", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{summary}");
     let l2 = read(dir.path(), "backend/app/hoc/api/cus/shop/items.py");
     let schemas = read(dir.path(), "backend/app/hoc/cus/shop/L5_schemas/items_schemas.py");
     let driver = read(dir.path(), "backend/app/hoc/cus/shop/L6_drivers/items_driver.py");

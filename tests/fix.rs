@@ -282,8 +282,9 @@ fn successful_multi_file_write_writes_all_and_keeps_permissions() {
 
 // ============================================================ (c) CRLF, BOM, tabs, final newline
 
-/// Runs `strata fix` on a fresh project holding `files`, returns the project.
-fn fix_project(files: &[(&str, &[u8])], args: &[&str]) -> (tempfile::TempDir, i32, String, String) {
+/// Runs `strata fix` on a new project holding `files`; returns the project, the exit code and the
+/// summary (stderr).
+fn fix_project(files: &[(&str, &[u8])], args: &[&str]) -> (tempfile::TempDir, i32, String) {
     let dir = init_project();
     for (rel, bytes) in files {
         write(dir.path(), rel, bytes);
@@ -291,8 +292,8 @@ fn fix_project(files: &[(&str, &[u8])], args: &[&str]) -> (tempfile::TempDir, i3
     // No L4 caller commits in these fixtures: deleting the commit is unsafe (see the l6-transaction tests).
     let mut all = vec!["fix", "--allow-dirty", "--unsafe", "--color", "never"];
     all.extend_from_slice(args);
-    let (code, stdout, stderr) = run(dir.path(), &all);
-    (dir, code, stdout, stderr)
+    let (code, _, summary) = run(dir.path(), &all);
+    (dir, code, summary)
 }
 
 #[test]
@@ -300,9 +301,9 @@ fn crlf_and_bom_are_preserved() {
     let path = format!("{L6}/crlf_driver.py");
     let before = b"\xef\xbb\xbf\"\"\"Driver.\"\"\"\r\n\r\ndef save(session, x):\r\n    session.add(x)\r\n    session.commit()\r\n\r\n\r\ndef remove(session, x):\r\n    try:\r\n        session.delete(x)\r\n    except Exception:\r\n        session.rollback()\r\n";
     let after = b"\xef\xbb\xbf\"\"\"Driver.\"\"\"\r\n\r\ndef save(session, x):\r\n    session.add(x)\r\n\r\n\r\ndef remove(session, x):\r\n    try:\r\n        session.delete(x)\r\n    except Exception:\r\n        raise\r\n";
-    let (dir, code, stdout, _) = fix_project(&[(&path, before)], &["--select", "l6-transaction"]);
-    assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("Fixed 2 violations in 1 file"), "{stdout}");
+    let (dir, code, summary) = fix_project(&[(&path, before)], &["--select", "l6-transaction"]);
+    assert_eq!(code, 0, "{summary}");
+    assert!(summary.contains("Fixed 2 violations in 1 file"), "{summary}");
     let got = read_bytes(dir.path(), &path);
     assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(after));
     assert_eq!(got, after.to_vec());
@@ -314,8 +315,8 @@ fn tabs_and_missing_final_newline_are_preserved() {
     let path = format!("{L6}/tab_driver.py");
     let before = "def save(session, x):\n\tif x:\n\t\tsession.add(x)\n\t\tsession.commit()\n\treturn x\n\n\ndef other(session):\n\tsession.commit()";
     let after = "def save(session, x):\n\tif x:\n\t\tsession.add(x)\n\treturn x\n\n\ndef other(session):\n\tpass";
-    let (dir, code, stdout, _) = fix_project(&[(&path, before.as_bytes())], &["--select", "l6-transaction"]);
-    assert_eq!(code, 0, "{stdout}");
+    let (dir, code, summary) = fix_project(&[(&path, before.as_bytes())], &["--select", "l6-transaction"]);
+    assert_eq!(code, 0, "{summary}");
     assert_eq!(read(dir.path(), &path), after);
 }
 
@@ -330,13 +331,13 @@ fn untouched_bytes_stay_identical() {
 }
 
 fn write_and_compare(path: &str, before: &str, after: &str) -> bool {
-    let (dir, code, stdout, _) = fix_project(&[(path, before.as_bytes())], &["--select", "l6-transaction"]);
-    assert_eq!(code, 0, "{stdout}");
+    let (dir, code, summary) = fix_project(&[(path, before.as_bytes())], &["--select", "l6-transaction"]);
+    assert_eq!(code, 0, "{summary}");
     assert_eq!(read(dir.path(), path), after);
     // A second run changes nothing.
-    let (code, stdout, _) = run(dir.path(), &["fix", "--allow-dirty", "--unsafe", "--select", "l6-transaction"]);
+    let (code, _, summary) = run(dir.path(), &["fix", "--allow-dirty", "--unsafe", "--select", "l6-transaction"]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("Fixed 0 violations in 0 files"), "{stdout}");
+    assert!(summary.contains("Fixed 0 violations in 0 files"), "{summary}");
     read(dir.path(), path) == after
 }
 
@@ -344,7 +345,7 @@ fn write_and_compare(path: &str, before: &str, after: &str) -> bool {
 fn crlf_bom_tab_file_survives_a_second_run() {
     let path = format!("{L6}/mixed_driver.py");
     let before = b"\xef\xbb\xbfdef save(session, x):\r\n\tsession.add(x)\r\n\tsession.commit()";
-    let (dir, code, _, _) = fix_project(&[(&path, before)], &["--select", "l6-transaction"]);
+    let (dir, code, _) = fix_project(&[(&path, before)], &["--select", "l6-transaction"]);
     assert_eq!(code, 0);
     let once = read_bytes(dir.path(), &path);
     assert_eq!(once, b"\xef\xbb\xbfdef save(session, x):\r\n\tsession.add(x)\r\n".to_vec());
@@ -383,19 +384,19 @@ description = "wrap the argument"
 edits = [{ op = "replace", target = { node = "match" }, with = "{{ S }}.add(({{ X }}" }]
 "#,
     );
-    let (code, stdout, stderr) =
+    let (code, _, summary) =
         run(dir.path(), &["fix", "--allow-dirty", "--recipes", &recipes, "--select", "broken-template"]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(code, 1, "{summary}");
     assert_eq!(read(dir.path(), &path), DRIVER_SRC, "the file must be left untouched");
-    assert!(stdout.contains("Fixed 0 violations"), "{stdout}");
-    assert!(stdout.contains("Dropped (not applied) (1)"), "{stdout}");
-    assert!(stdout.contains("[broken-template]"), "{stdout}");
-    assert!(stdout.contains("syntax error"), "{stdout}");
-    assert!(stdout.contains(&path), "{stdout}");
+    assert!(summary.contains("Fixed 0 violations"), "{summary}");
+    assert!(summary.contains("Dropped (not applied) (1)"), "{summary}");
+    assert!(summary.contains("[broken-template]"), "{summary}");
+    assert!(summary.contains("syntax error"), "{summary}");
+    assert!(summary.contains(&path), "{summary}");
 
     let (code, stdout, stderr) =
         run(dir.path(), &["fix", "--dry-run", "--recipes", &recipes, "--select", "broken-template"]);
-    assert_eq!(code, 0, "nothing would change: {stderr}");
+    assert_eq!(code, 1, "nothing would change, the violation remains: {stderr}");
     assert!(stdout.is_empty(), "no diff expected: {stdout}");
     assert!(stderr.contains("syntax error"), "{stderr}");
 
@@ -447,7 +448,7 @@ fn paths_outside_the_repository_are_refused() {
         let mut args = vec!["fix", "--allow-dirty", "--recipes", &recipes, "--select", select];
         args.extend_from_slice(extra);
         let (code, stdout, stderr) = run(&root, &args);
-        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert_eq!(code, 1, "{stdout}{stderr}");
         let summary = format!("{stdout}{stderr}");
         assert!(summary.contains("Manual (reported, not changed) (4)"), "{summary}");
         assert!(summary.contains("[escape-relative] `../outside.py` leaves the project root"), "{summary}");
@@ -516,9 +517,9 @@ fn sample_app_fix_end_to_end() {
     assert_eq!(code, 1, "{stderr}");
     assert!(json(&stdout)["statistics"]["l6-transaction"]["violations"].as_u64().unwrap() >= 1);
 
-    let (code, stdout, stderr) = run(&app, &["fix", "--select", select, "--color", "never"]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("l6-transaction"), "{stdout}");
+    let (code, _, summary) = run(&app, &["fix", "--select", select, "--color", "never"]);
+    assert_eq!(code, 1, "{summary}");
+    assert!(summary.contains("l6-transaction"), "{summary}");
     let changed = git(&app, &["status", "--porcelain"]);
     assert!(!changed.trim().is_empty(), "the fix changed nothing");
     // Drivers change, and so do the callers that now pass or own their sessions; the app's suite
@@ -540,12 +541,13 @@ fn sample_app_fix_end_to_end() {
     assert_eq!(outcome["manual"].as_array().unwrap().len() as u64, left, "manual sites = remaining violations");
 
     let after_first = tree_bytes(&app);
-    let (code, stdout, _) = run(&app, &["fix", "--select", select, "--allow-dirty"]);
-    assert_eq!(code, 0);
-    assert!(stdout.contains("Fixed 0 violations in 0 files"), "{stdout}");
+    let (code, _, summary) = run(&app, &["fix", "--select", select, "--allow-dirty"]);
+    assert_eq!(code, 1, "the manual sites remain: {summary}");
+    assert!(summary.contains("Fixed 0 violations in 0 files"), "{summary}");
     assert_eq!(tree_bytes(&app), after_first, "a second fix changed files");
     let (code, stdout, _) = run(&app, &["fix", "--dry-run", "--select", select]);
-    assert_eq!(code, 0, "dry-run after fix still has changes:\n{stdout}");
+    assert!(stdout.is_empty(), "dry-run after fix still has changes:\n{stdout}");
+    assert_eq!(code, 1, "the manual sites remain");
 
     py_compile_all(&app);
     pytest(&app.join("backend"));
@@ -567,15 +569,15 @@ fn dirty_files_are_refused_unless_allow_dirty() {
     write(dir.path(), &dirty, &modified);
     let before = tree_bytes(dir.path());
 
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--unsafe"]);
-    assert_eq!(code, 2, "{stdout}{stderr}");
-    assert!(stderr.contains(&dirty), "the error names the file: {stderr}");
-    assert!(stderr.contains("--allow-dirty"), "{stderr}");
-    assert!(!stderr.contains(&clean), "only dirty files are named: {stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--unsafe"]);
+    assert_eq!(code, 2, "{summary}");
+    assert!(summary.contains(&dirty), "the error names the file: {summary}");
+    assert!(summary.contains("--allow-dirty"), "{summary}");
+    assert!(!summary.contains(&clean), "only dirty files are named: {summary}");
     assert_eq!(tree_bytes(dir.path()), before, "nothing may be written, not even the clean file");
 
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--unsafe", "--allow-dirty"]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--unsafe", "--allow-dirty"]);
+    assert_eq!(code, 0, "{summary}");
     assert_eq!(read(dir.path(), &dirty), "# local edit\ndef save(session, item):\n    session.add(item)\n");
     assert_eq!(read(dir.path(), &clean), "def save(session, item):\n    session.add(item)\n");
 }
@@ -588,14 +590,14 @@ fn untracked_file_counts_as_dirty_and_clean_tree_is_fixed() {
     git_commit_all(dir.path());
     let untracked = format!("{L6}/untracked_driver.py");
     write(dir.path(), &untracked, FIXABLE);
-    let (code, _, stderr) = run(dir.path(), &["fix", "--unsafe"]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains(&untracked), "{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--unsafe"]);
+    assert_eq!(code, 2, "{summary}");
+    assert!(summary.contains(&untracked), "{summary}");
     assert_eq!(read(dir.path(), &tracked), FIXABLE);
 
     std::fs::remove_file(dir.path().join(&untracked)).unwrap();
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--unsafe"]);
-    assert_eq!(code, 0, "a clean tree is fixed without --allow-dirty: {stdout}{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--unsafe"]);
+    assert_eq!(code, 0, "a clean tree is fixed without --allow-dirty: {summary}{summary}");
     assert_eq!(read(dir.path(), &tracked), "def save(session, item):\n    session.add(item)\n");
 }
 
@@ -608,8 +610,8 @@ fn dirty_file_that_needs_no_fix_does_not_block() {
     write(dir.path(), &other, "def read(session):\n    return session.get(1)\n");
     git_commit_all(dir.path());
     write(dir.path(), &other, "def read(session):\n    return session.get(2)\n");
-    let (code, _, stderr) = run(dir.path(), &["fix", "--unsafe"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--unsafe"]);
+    assert_eq!(code, 0, "{summary}");
     assert_eq!(read(dir.path(), &target), "def save(session, item):\n    session.add(item)\n");
 }
 
@@ -661,11 +663,11 @@ edits = [{ op = "create_file", path = "backend/tests/test_{{ module }}_{{ NAME }
     );
     assert!(!dir.path().join("backend/tests").exists());
     let (code, _, _) = run(dir.path(), &["fix", "--allow-dirty", "--recipes", &recipes, "--select", "make-test-stub"]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 1);
     assert_eq!(read(dir.path(), "backend/tests/test_items_driver_save.py"), "def test_save():\n    assert True\n");
     // Now nothing would change.
     let (code, stdout, _) = run(dir.path(), &["fix", "--dry-run", "--recipes", &recipes, "--select", "make-test-stub"]);
-    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(code, 1, "nothing would change, but the violation remains: {stdout}");
     assert!(stdout.is_empty());
 }
 
@@ -697,11 +699,11 @@ fn manual_sites_are_reported_never_written() {
     let src =
         "def save(item):\n    with Session(engine) as session:\n        session.add(item)\n        session.commit()\n";
     write(dir.path(), &path, src);
-    let (code, stdout, _) = run(dir.path(), &["fix", "--allow-dirty", "--unsafe", "--select", "l6-transaction"]);
-    assert_eq!(code, 0);
+    let (code, _, summary) = run(dir.path(), &["fix", "--allow-dirty", "--unsafe", "--select", "l6-transaction"]);
+    assert_eq!(code, 1);
     assert_eq!(read(dir.path(), &path), src);
-    assert!(stdout.contains("Manual (reported, not changed) (1)"), "{stdout}");
-    assert!(stdout.contains("opened by the driver itself"), "{stdout}");
+    assert!(summary.contains("Manual (reported, not changed) (1)"), "{summary}");
+    assert!(summary.contains("opened by the driver itself"), "{summary}");
 }
 
 // ============================================================ §8: a commit goes only when callers commit
@@ -719,19 +721,19 @@ fn l6_commit_is_deleted_safely_only_when_every_caller_commits() {
     git_commit_all(dir.path());
 
     // The only caller does not commit: without --unsafe nothing is written and the fix is listed as unsafe.
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 1, "{summary}");
     assert_eq!(read(dir.path(), &driver), FIXABLE, "a commit no caller makes up for was deleted");
-    assert!(stdout.contains("Skipped unsafe fixes (apply with --unsafe) (1)"), "{stdout}");
-    assert!(stdout.contains("no caller of `save` was found to commit"), "{stdout}");
+    assert!(summary.contains("Skipped unsafe fixes (apply with --unsafe) (1)"), "{summary}");
+    assert!(summary.contains("no caller of `save` was found to commit"), "{summary}");
 
     // Once the caller commits the same session after the call, the deletion is safe.
     write(dir.path(), L4_HANDLER, format!("{caller}    await ctx.session.commit()\n"));
     git_commit_all(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(read(dir.path(), &driver), "def save(session, item):\n    session.add(item)\n", "{stdout}");
-    assert!(stdout.contains("no longer calls commit(): its callers commit"), "{stdout}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(read(dir.path(), &driver), "def save(session, item):\n    session.add(item)\n", "{summary}");
+    assert!(summary.contains("no longer calls commit(): its callers commit"), "{summary}");
 }
 
 /// A caller is a call that reaches the function, resolved through the caller's imports and
@@ -748,10 +750,10 @@ fn callers_are_the_calls_that_reach_the_function_not_calls_of_the_same_name() {
                      async def handle(ctx):\n    cache = KeyCache()\n    cache.save(\"k\")\n    await ctx.session.commit()\n";
     write(dir.path(), L4_HANDLER, unrelated);
     git_commit_all(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(read(dir.path(), &driver), FIXABLE, "an unrelated `save` made the deletion safe: {stdout}");
-    assert!(stdout.contains("Skipped unsafe fixes"), "{stdout}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 1, "{summary}");
+    assert_eq!(read(dir.path(), &driver), FIXABLE, "an unrelated `save` made the deletion safe: {summary}");
+    assert!(summary.contains("Skipped unsafe fixes"), "{summary}");
 
     // The real caller, reached through a module alias, commits after the call: safe, although
     // the unrelated `cache.save` is still there.
@@ -759,9 +761,9 @@ fn callers_are_the_calls_that_reach_the_function_not_calls_of_the_same_name() {
                 async def store(ctx):\n    drivers.save(ctx.session, 1)\n    await ctx.session.commit()\n";
     write(dir.path(), "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/other_handler.py", real);
     git_commit_all(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(read(dir.path(), &driver), "def save(session, item):\n    session.add(item)\n", "{stdout}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(read(dir.path(), &driver), "def save(session, item):\n    session.add(item)\n", "{summary}");
 
     // A caller whose receiver cannot be resolved: unsafe again.
     write(dir.path(), &driver, FIXABLE);
@@ -771,9 +773,9 @@ fn callers_are_the_calls_that_reach_the_function_not_calls_of_the_same_name() {
         "async def handle(ctx, store):\n    store.save(ctx.session, 1)\n    await ctx.session.commit()\n",
     );
     git_commit_all(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(read(dir.path(), &driver), FIXABLE, "an unresolved caller made the deletion safe: {stdout}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--color", "never"]);
+    assert_eq!(code, 1, "{summary}");
+    assert_eq!(read(dir.path(), &driver), FIXABLE, "an unresolved caller made the deletion safe: {summary}");
 }
 
 // ============================================================ §8: self-created sessions and their callers
@@ -814,8 +816,8 @@ fn injecting_a_session_passes_the_callers_session_or_opens_the_drivers_in_the_ow
     let import = "from app.hoc.cus.shop.L6_drivers.legacy_driver import LegacyDriver\n\n\n";
     write(dir.path(), &caller, format!("{import}def handle(session):\n    return LegacyDriver().names()\n"));
     git_commit_all(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{summary}");
     let fixed = read(dir.path(), &driver);
     assert!(fixed.contains("def __init__(self, session: Session):"), "{fixed}");
     assert!(!fixed.contains("_get_session") && !fixed.contains("close()") && !fixed.contains("get_engine"), "{fixed}");
@@ -823,7 +825,7 @@ fn injecting_a_session_passes_the_callers_session_or_opens_the_drivers_in_the_ow
     assert_eq!(
         read(dir.path(), &caller),
         format!("{import}def handle(session):\n    return LegacyDriver(session=session).names()\n"),
-        "{stdout}"
+        "{summary}"
     );
 
     // An owner-layer caller with no session opens the one the driver used to open, imported from
@@ -837,8 +839,8 @@ fn injecting_a_session_passes_the_callers_session_or_opens_the_drivers_in_the_ow
         format!("{import}def handle(item_id):\n    names = LegacyDriver().names()\n    return names\n"),
     );
     git_commit_all(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{summary}");
     let owner = read(dir.path(), &caller);
     assert!(owner.contains("from sqlalchemy.orm import Session\n"), "{owner}");
     assert!(owner.contains("from app.db import get_engine\n"), "{owner}");
@@ -846,7 +848,7 @@ fn injecting_a_session_passes_the_callers_session_or_opens_the_drivers_in_the_ow
         owner.contains(
             "def handle(item_id):\n    with Session(get_engine()) as session:\n        names = LegacyDriver(session=session).names()\n        return names\n"
         ),
-        "{stdout}\n{owner}"
+        "{summary}\n{owner}"
     );
     py_compile_project(dir.path());
 }
@@ -868,10 +870,10 @@ fn a_fallback_branch_that_opened_a_session_goes() {
     );
     write(dir.path(), "backend/app/db.py", "engine = None\n");
     git_commit_all(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{summary}");
     let fixed = read(dir.path(), &driver);
-    assert!(fixed.contains("    def names(self):\n        return load(self._session)\n\n\n"), "{stdout}\n{fixed}");
+    assert!(fixed.contains("    def names(self):\n        return load(self._session)\n\n\n"), "{summary}\n{fixed}");
     assert!(!fixed.contains("engine"), "{fixed}");
     py_compile_project(dir.path());
 }
@@ -889,13 +891,13 @@ fn the_session_types_import_replaces_the_factorys() {
          async def find(x):\n    async with async_session_context() as session:\n        return await session.get(int, x)\n",
     );
     git_commit_all(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{summary}");
     assert_eq!(
         read(dir.path(), &driver),
         "import logging\n\nfrom sqlalchemy.ext.asyncio import AsyncSession\n\n\n\
          async def find(x, *, session: AsyncSession):\n    return await session.get(int, x)\n",
-        "{stdout}"
+        "{summary}"
     );
 }
 
@@ -950,9 +952,9 @@ fn the_session_is_threaded_through_factories_and_the_handler_commits() {
     let driver = format!("{L6}/item_writer.py");
     let (engine, handler) = item_chain(dir.path(), &driver, COMMITTING_DRIVER);
     git_commit_all(dir.path());
-    let (code, stdout, stderr) =
+    let (code, _, summary) =
         run(dir.path(), &["fix", "--select", "l6-session-lifecycle,l6-transaction", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, 0, "{summary}");
     let fixed = read(dir.path(), &driver);
     assert!(
         fixed.contains("    def __init__(self, session: AsyncSession):\n        self._session = session\n"),
@@ -988,8 +990,8 @@ fn the_session_is_threaded_through_factories_and_the_handler_commits() {
         "a returned expression that may write runs before the commit: {handler_text}"
     );
     assert!(
-        stdout.contains("`ShopHandler.execute`") && stdout.contains("commits"),
-        "the summary names the new owner: {stdout}"
+        summary.contains("`ShopHandler.execute`") && summary.contains("commits"),
+        "the summary names the new owner: {summary}"
     );
     py_compile_project(dir.path());
 
@@ -1030,10 +1032,10 @@ fn functions_of_one_driver_used_together_are_rewritten_together() {
         "from app.hoc.cus.shop.L6_drivers.runs import finish, start\n\n\nasync def run(x):\n    await start(x)\n    return await finish(x)\n",
     );
     git_commit_all(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{summary}");
     let fixed = read(dir.path(), &driver);
-    assert!(!fixed.contains("AsyncSessionLocal") && !fixed.contains("commit"), "{stdout}\n{fixed}");
+    assert!(!fixed.contains("AsyncSessionLocal") && !fixed.contains("commit"), "{summary}\n{fixed}");
     assert!(
         fixed.contains("async def start(x, *, session: AsyncSession):")
             && fixed.contains("async def finish(x, *, session: AsyncSession):"),
@@ -1047,7 +1049,7 @@ fn functions_of_one_driver_used_together_are_rewritten_together() {
              \x20       await session.commit()\n    async with AsyncSessionLocal() as session:\n\
              \x20       outcome = await finish(x, session=session)\n        await session.commit()\n        return outcome\n"
         ),
-        "{stdout}\n{owner_text}"
+        "{summary}\n{owner_text}"
     );
     py_compile_project(dir.path());
 }
@@ -1073,13 +1075,13 @@ fn an_optional_session_in_the_owner_layer_is_opened_there_when_none_is_given() {
         "from app.hoc.cus.shop.L6_drivers.saver import save\n\n\nasync def write(name, session=None):\n    return await save(name, session=session)\n",
     );
     git_commit_all(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{summary}");
     assert!(
         read(dir.path(), &driver).contains(
             "async def save(name, session: AsyncSession):\n    session.add(name)\n    await session.flush()\n"
         ),
-        "{stdout}\n{}",
+        "{summary}\n{}",
         read(dir.path(), &driver)
     );
     assert_eq!(
@@ -1087,7 +1089,7 @@ fn an_optional_session_in_the_owner_layer_is_opened_there_when_none_is_given() {
         "from app.hoc.cus.shop.L6_drivers.saver import save\nfrom app.db import AsyncSessionLocal\n\n\n\
          async def write(name, session=None):\n    if session is None:\n        async with AsyncSessionLocal() as session:\n\
          \x20           return await save(name, session=session)\n    else:\n        return await save(name, session=session)\n",
-        "{stdout}"
+        "{summary}"
     );
     py_compile_project(dir.path());
 }
@@ -1101,14 +1103,14 @@ fn a_committing_driver_without_callers_in_the_project_stays_manual() {
     write(dir.path(), &driver, COMMITTING_DRIVER);
     git_commit_all(dir.path());
     let before = tree_bytes(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(tree_bytes(dir.path()) == before, "{stdout}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 1, "{summary}");
+    assert!(tree_bytes(dir.path()) == before, "{summary}");
     assert!(
-        stdout.contains(
+        summary.contains(
             "`get_item_writer` has no caller in the project, so nothing here would commit what `ItemWriter.add` wrote"
         ),
-        "{stdout}"
+        "{summary}"
     );
 }
 
@@ -1125,15 +1127,15 @@ fn singletons_become_plain_factories_and_sync_owners_of_async_sessions_stay_manu
     );
     item_chain(dir.path(), &driver, &singleton);
     git_commit_all(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 0, "{summary}");
     let fixed = read(dir.path(), &driver);
     assert!(
         fixed.contains("def get_item_writer(*, session: AsyncSession):\n    \"\"\"The writer.\"\"\"\n    return ItemWriter(session=session)\n"),
-        "{stdout}\n{fixed}"
+        "{summary}\n{fixed}"
     );
     assert!(!fixed.contains("_writer = None") && !fixed.contains("One writer"), "{fixed}");
-    assert!(stdout.contains("builds a new driver per call (it cached one in `_writer`)"), "{stdout}");
+    assert!(summary.contains("builds a new driver per call (it cached one in `_writer`)"), "{summary}");
     py_compile_project(dir.path());
 
     let dir = init_project();
@@ -1146,10 +1148,10 @@ fn singletons_become_plain_factories_and_sync_owners_of_async_sessions_stay_manu
     );
     git_commit_all(dir.path());
     let before = tree_bytes(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(tree_bytes(dir.path()) == before, "{stdout}");
-    assert!(stdout.contains("caches the driver in the global `_writer`"), "{stdout}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 1, "{summary}");
+    assert!(tree_bytes(dir.path()) == before, "{summary}");
+    assert!(summary.contains("caches the driver in the global `_writer`"), "{summary}");
 
     let dir = init_project();
     write(dir.path(), &driver, COMMITTING_DRIVER);
@@ -1160,8 +1162,8 @@ fn singletons_become_plain_factories_and_sync_owners_of_async_sessions_stay_manu
     );
     git_commit_all(dir.path());
     let before = tree_bytes(dir.path());
-    let (code, stdout, stderr) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(tree_bytes(dir.path()) == before, "{stdout}");
-    assert!(stdout.contains("would have to await the driver's async session but is not async"), "{stdout}");
+    let (code, _, summary) = run(dir.path(), &["fix", "--select", "l6-session-lifecycle", "--color", "never"]);
+    assert_eq!(code, 1, "{summary}");
+    assert!(tree_bytes(dir.path()) == before, "{summary}");
+    assert!(summary.contains("would have to await the driver's async session but is not async"), "{summary}");
 }

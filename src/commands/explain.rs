@@ -19,11 +19,11 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> anyhow::Result<ExitCode> 
     let loaded = super::recipes::find(&project, &args.rule)?;
     let recipe = &loaded.recipe;
     match args.format {
-        ExplainFormat::Text => print!("{}", text(&project, recipe)),
+        ExplainFormat::Text => super::out(text(&project, recipe))?,
         ExplainFormat::Json => {
             let mut value = document(&project, recipe);
             value["origin"] = json!(loaded.origin.to_string());
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            super::out(serde_json::to_string_pretty(&value)? + "\n")?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -8,9 +8,12 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 
 use crate::cli::{FixArgs, GlobalArgs};
+use crate::diagnostics;
+use crate::discover::Candidate;
 use crate::edit::{self, ChangeSet};
+use crate::engine::Project;
 use crate::fix::{self, Contents, Decision, FixOptions};
-use crate::output::{diff, fix_summary};
+use crate::output::{diff, fix_summary, PathStyle};
 
 pub fn run(global: &GlobalArgs, args: &FixArgs) -> anyhow::Result<ExitCode> {
     if args.interactive && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
@@ -27,16 +30,21 @@ pub fn run(global: &GlobalArgs, args: &FixArgs) -> anyhow::Result<ExitCode> {
         }
         review(&root, cs, contents, color)
     };
-    let outcome = fix::run(&project, &args.selection.paths, options, &mut prompt)?;
+    let mut outcome = fix::run(&project, &args.selection.paths, options, &mut prompt)?;
+    let style = PathStyle::new(&root);
     let changed = outcome.changed_files();
-    if args.dry_run {
-        // With --json stdout is one JSON document: the diffs go inside it.
-        if !args.json {
-            for (path, old, new) in &changed {
-                print!("{}", diff::unified(path, *old, new, color));
-            }
-        }
-    } else if !changed.is_empty() {
+    let any_change = !changed.is_empty();
+    // Diffs as `path`, unified diff text; paths shown from the working directory.
+    let diffs: Vec<(String, String)> = if args.dry_run {
+        let color = color && !args.json();
+        changed
+            .iter()
+            .map(|(path, old, new)| (style.show(path), diff::unified(&style.show(path), *old, new, color)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !args.dry_run && any_change {
         let targets: BTreeMap<PathBuf, String> = changed
             .iter()
             .map(|(path, _, new)| Ok((edit::resolve_in_root(&root, path)?, new.to_string())))
@@ -53,26 +61,48 @@ pub fn run(global: &GlobalArgs, args: &FixArgs) -> anyhow::Result<ExitCode> {
         }
         edit::write_atomically(&targets).context("nothing was written")?;
     }
-    if args.json {
+    // As `ruff check --fix`: 1 when violations remain after fixing (or would change, with --dry-run),
+    // counted by a check of the result (exceptions apply; sites without a fix count too).
+    let remaining = remaining_violations(&project, &args.selection.paths, &outcome.contents)?;
+    outcome.show_paths(&style);
+    if args.json() {
+        // stdout is one JSON document: with --dry-run the diffs are inside it.
         let mut document = serde_json::to_value(&outcome).context("cannot encode the summary")?;
+        document["remaining"] = remaining.into();
         if args.dry_run {
-            let diffs: Vec<serde_json::Value> = changed
-                .iter()
-                .map(|(path, old, new)| serde_json::json!({ "path": path, "diff": diff::unified(path, *old, new, false) }))
-                .collect();
+            let diffs = diffs.iter().map(|(path, diff)| serde_json::json!({ "path": path, "diff": diff })).collect();
             document["diffs"] = serde_json::Value::Array(diffs);
         }
-        println!("{}", serde_json::to_string_pretty(&document).context("cannot encode the summary")?);
+        super::out(serde_json::to_string_pretty(&document).context("cannot encode the summary")? + "\n")?;
     } else {
-        let summary = fix_summary::render(&outcome, args.dry_run);
-        // With --dry-run stdout is the patch; the summary goes beside it on stderr.
-        if args.dry_run {
-            eprint!("{summary}");
-        } else {
-            print!("{summary}");
+        for (_, diff) in &diffs {
+            super::out(diff)?;
+        }
+        // stdout carries only what a pipe wants (the patch, or the JSON document): the summary
+        // is for the person running it, on stderr, with or without --dry-run.
+        eprint!("{}", fix_summary::render(&outcome, args.dry_run));
+        if remaining > 0 {
+            let (s, verb) = if remaining == 1 { ("", "remains") } else { ("s", "remain") };
+            eprintln!("{remaining} violation{s} {verb}; `strata check` lists them.");
         }
     }
-    Ok(if args.dry_run && !changed.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    if outcome.skipped_files.iter().any(|s| s.unreadable) {
+        eprintln!("error: some files could not be read (listed above); they were not fixed");
+        return Ok(ExitCode::from(2));
+    }
+    Ok(if (args.dry_run && any_change) || remaining > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Violations left in the fixed project (`contents`: the run's files, written or not).
+fn remaining_violations(project: &Project, paths: &[PathBuf], contents: &Contents) -> anyhow::Result<usize> {
+    let mut candidates = project.candidates(paths)?;
+    let created: Vec<String> =
+        contents.keys().filter(|p| !candidates.iter().any(|c| &c.rel_path == *p)).cloned().collect();
+    for rel_path in created {
+        candidates.push(Candidate { abs_path: project.root().join(&rel_path), rel_path });
+    }
+    let report = diagnostics::check_with(project, &candidates, contents, &|_| Default::default());
+    Ok(report.violations().count())
 }
 
 const HELP: &str = "y - apply this change\nn - skip this change\na - apply this and all remaining changes\nq - quit; apply nothing more\n? - show this help\n";

@@ -14,6 +14,6 @@ pub fn run(dir: &Path, force: bool) -> anyhow::Result<ExitCode> {
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     std::fs::write(&path, DEFAULT_TOML).with_context(|| format!("cannot write {}", path.display()))?;
-    println!("wrote {}", path.display());
+    super::out(format!("wrote {}", path.display()) + "\n")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -15,14 +15,17 @@ pub fn run(global: &GlobalArgs, command: &RecipesCommand) -> anyhow::Result<Exit
             for loaded in &project.recipes {
                 let r = &loaded.recipe;
                 let scope = if r.scope.layers.is_empty() { "all files".to_string() } else { r.scope.layers.join(",") };
-                println!("{:<24} {:<8} {:<10} {:<28} {}", r.id, r.severity.as_str(), scope, fixability(r), r.title);
+                super::out(
+                    format!("{:<24} {:<8} {:<10} {:<28} {}", r.id, r.severity.as_str(), scope, fixability(r), r.title)
+                        + "\n",
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
         RecipesCommand::Show { id } => {
             let loaded = find(&project, id)?;
-            println!("# {}", loaded.origin);
-            print!("{}", toml::to_string_pretty(&loaded.recipe).context("cannot print the recipe")?);
+            super::out(format!("# {}", loaded.origin) + "\n")?;
+            super::out(toml::to_string_pretty(&loaded.recipe).context("cannot print the recipe")?)?;
             Ok(ExitCode::SUCCESS)
         }
         RecipesCommand::Test { ids } => crate::fix::recipe_tests::run(&project, ids),

@@ -74,6 +74,24 @@ pub struct FixOutcome {
 }
 
 impl FixOutcome {
+    /// Shows the paths of every reported change set in `style` (after the files were written).
+    pub fn show_paths(&mut self, style: &crate::output::PathStyle) {
+        let sets =
+            self.applied.iter_mut().chain(&mut self.manual).chain(&mut self.unsafe_skipped).chain(&mut self.rejected);
+        for cs in sets.chain(self.dropped.iter_mut().map(|d| &mut d.change_set)) {
+            cs.location = style.show_location(&cs.location);
+            for file in &mut cs.files {
+                file.path = style.show(&file.path);
+            }
+            for (_, location) in &mut cs.also_fixes {
+                *location = style.show_location(location);
+            }
+        }
+        for skipped in &mut self.skipped_files {
+            skipped.path = style.show(&skipped.path);
+        }
+    }
+
     /// Files whose final text differs from the original, with both texts.
     pub fn changed_files(&self) -> Vec<(&str, Option<&str>, &str)> {
         self.contents

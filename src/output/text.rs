@@ -37,7 +37,8 @@ pub fn render_finding(finding: &Finding, color: bool) -> String {
     rendered
 }
 
-/// The full text report: violations, then a summary of excepted, classified, skipped and exceptions.
+/// The full text report: violations, then a summary of excepted, classified and exceptions
+/// (skipped files are warnings, on stderr).
 pub fn render(report: &CheckReport, color: bool) -> String {
     let mut out = String::new();
     for finding in report.violations() {
@@ -73,9 +74,6 @@ pub fn render(report: &CheckReport, color: bool) -> String {
         out.push_str(&format!(
             "{excepted} excepted by strata-exceptions.toml, {classified} classified as justified patterns (not hidden: see --statistics).\n"
         ));
-    }
-    for skipped in &report.skipped {
-        out.push_str(&format!("warning: skipped {}: {}\n", skipped.path, skipped.reason));
     }
     for e in &report.exceptions {
         let what = match e.state {
