@@ -62,9 +62,13 @@ pub enum Command {
 pub struct Selection {
     /// Files or directories to check (default: the project root).
     pub paths: Vec<PathBuf>,
-    /// Run only these recipes (comma-separated ids; composites expand).
+    /// Run only these rules: comma-separated ids or starts of ids (`l6` selects every `l6-*` rule;
+    /// composites expand).
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub select: Vec<String>,
+    /// Leave out these rules (ids or starts of ids, like --select).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub ignore: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,7 @@ fn load_project(global: &GlobalArgs, selection: Option<&Selection>) -> anyhow::R
         start,
         recipe_dirs: global.recipe_dirs.clone(),
         select: selection.map(|s| s.select.clone()).unwrap_or_default(),
+        ignore: selection.map(|s| s.ignore.clone()).unwrap_or_default(),
     };
     Ok(Project::load(&options)?)
 }
