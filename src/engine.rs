@@ -208,7 +208,9 @@ impl Project {
         // The prefilter runs on raw bytes: a file that is not UTF-8 is still reported below if it passes.
         let found = self.literals.scan(&bytes);
         let to_run: Vec<&Rule> = in_scope.into_iter().filter(|r| self.literals.passes(r, &found)).collect();
-        if to_run.is_empty() {
+        // A file no rule needs to parse is still parsed when it may hold an inline suppression,
+        // so that one which suppresses nothing there is reported stale.
+        if to_run.is_empty() && !exceptions::inline::may_contain(&bytes) {
             return FileOutcome::Filtered;
         }
         let file = match SourceFile::parse(candidate.rel_path.clone(), candidate.abs_path.clone(), bytes) {
