@@ -34,6 +34,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Apply fixes to the working tree.
     Fix(FixArgs),
+    /// Accept the current violations: write them into the exceptions file, one counted entry per
+    /// rule and file, so that `check` fails only on new ones.
+    Baseline(BaselineArgs),
     /// List, show or test recipes.
     Recipes {
         #[command(subcommand)]
@@ -87,6 +90,21 @@ pub struct CheckArgs {
     /// without it, a site fixed by a transform shows the recipe's declared fix).
     #[arg(long)]
     pub plan: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Who answers for the accepted violations (each new entry's `owner`).
+    #[arg(long, value_name = "NAME")]
+    pub owner: String,
+    /// Why they are accepted (default: "baseline: existing violation, accepted on <today>").
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The exceptions file to write (default: the one `check` reads, `exceptions` in strata.toml).
+    #[arg(long, value_name = "FILE")]
+    pub exceptions: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
