@@ -34,6 +34,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Apply fixes to the working tree.
     Fix(FixArgs),
+    /// Accept the current violations: write them into the exceptions file, one counted entry per
+    /// rule and file, so that `check` fails only on new ones.
+    Baseline(BaselineArgs),
     /// List, show or test recipes.
     Recipes {
         #[command(subcommand)]
@@ -62,9 +65,13 @@ pub enum Command {
 pub struct Selection {
     /// Files or directories to check (default: the project root).
     pub paths: Vec<PathBuf>,
-    /// Run only these recipes (comma-separated ids; composites expand).
+    /// Run only these rules: comma-separated ids or starts of ids (`l6` selects every `l6-*` rule;
+    /// composites expand).
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub select: Vec<String>,
+    /// Leave out these rules (ids or starts of ids, like --select).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub ignore: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +90,21 @@ pub struct CheckArgs {
     /// without it, a site fixed by a transform shows the recipe's declared fix).
     #[arg(long)]
     pub plan: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Who answers for the accepted violations (each new entry's `owner`).
+    #[arg(long, value_name = "NAME")]
+    pub owner: String,
+    /// Why they are accepted (default: "baseline: existing violation, accepted on <today>").
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The exceptions file to write (default: the one `check` reads, `exceptions` in strata.toml).
+    #[arg(long, value_name = "FILE")]
+    pub exceptions: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

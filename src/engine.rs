@@ -37,6 +37,8 @@ pub enum EngineError {
     Transform { recipe: String, message: String },
     #[error("{config}: layer `{layer}`: `requires`: {message}")]
     Requirement { config: String, layer: String, message: String },
+    #[error("{flag} `{item}` matches no rule id (an id or the start of ids); known ids: {known}")]
+    Selection { flag: &'static str, item: String, known: String },
 }
 
 /// Runs over fewer files finish too fast for a progress bar to help.
@@ -51,8 +53,10 @@ pub struct ProjectOptions {
     /// The project root when no `strata.toml` is found (the git top level, else the working directory).
     pub default_root: PathBuf,
     pub recipe_dirs: Vec<PathBuf>,
-    /// Recipe ids chosen on the command line; empty means the configuration's selection.
+    /// Recipe ids or id prefixes chosen on the command line; empty means the configuration's selection.
     pub select: Vec<String>,
+    /// Recipe ids or id prefixes left out on the command line (`--ignore`).
+    pub ignore: Vec<String>,
 }
 
 /// Everything a run needs, compiled once: configuration, rules, templates and exceptions.
@@ -97,12 +101,18 @@ impl Project {
         let mut dirs = config.recipe_dirs();
         dirs.extend(options.recipe_dirs.iter().cloned());
         let recipes = recipe::load(&dirs)?;
-        let selected = select_ids(&config, &recipes, &options.select);
+        let selected = select_ids(&config, &recipes, &options.select)?;
+        let ignored: Vec<String> =
+            recipe::expand(&resolve_selectors("--ignore", &options.ignore, &recipes)?, &recipes)?
+                .into_iter()
+                .map(|r| r.recipe.id.clone())
+                .collect();
         let layer_names: Vec<&str> = config.layers.names().collect();
         let mut templates = Templates::default();
         crate::transform::register_templates(&mut templates, &dirs)?;
         let rules = recipe::expand(&selected, &recipes)?
             .into_iter()
+            .filter(|loaded| !ignored.contains(&loaded.recipe.id))
             .map(|loaded| {
                 let rule = Rule::compile(loaded, &layer_names)?;
                 register_templates(&mut templates, &rule)?;
@@ -227,7 +237,9 @@ impl Project {
         // The prefilter runs on raw bytes: a file that is not UTF-8 is still reported below if it passes.
         let found = self.literals.scan(&bytes);
         let to_run: Vec<&Rule> = in_scope.into_iter().filter(|r| self.literals.passes(r, &found)).collect();
-        if to_run.is_empty() {
+        // A file no rule needs to parse is still parsed when it may hold an inline suppression,
+        // so that one which suppresses nothing there is reported stale.
+        if to_run.is_empty() && !exceptions::inline::may_contain(&bytes) {
             return FileOutcome::Filtered;
         }
         let file = match SourceFile::parse(candidate.rel_path.clone(), candidate.abs_path.clone(), bytes) {
@@ -244,9 +256,6 @@ impl Project {
             })
             .unwrap_or_default();
         let to_run: Vec<&Rule> = to_run.into_iter().filter(|r| r.in_scope(rel, &placement)).collect();
-        if to_run.is_empty() {
-            return FileOutcome::Filtered;
-        }
         let module = python::module_name(&file.rel_path, &self.config.file.python.import_roots);
         let is_package = file.rel_path.ends_with("__init__.py");
         let ctx = FileContext { file: &file, module, is_package, callers: Some(callers), facts: Some(facts) };
@@ -263,15 +272,44 @@ enum FileOutcome<T> {
 }
 
 /// The recipe ids a run uses: the command line's, else the configuration's, else every simple recipe.
-fn select_ids(config: &Config, recipes: &[LoadedRecipe], cli: &[String]) -> Vec<String> {
-    let chosen: Vec<String> = if !cli.is_empty() {
-        cli.to_vec()
+fn select_ids(config: &Config, recipes: &[LoadedRecipe], cli: &[String]) -> Result<Vec<String>, EngineError> {
+    let chosen: Vec<String> = if cli.iter().any(|item| !item.trim().is_empty()) {
+        resolve_selectors("--select", cli, recipes)?
     } else if !config.file.recipes.enabled.is_empty() {
         config.file.recipes.enabled.clone()
     } else {
         recipes.iter().filter(|r| r.recipe.include.is_empty()).map(|r| r.recipe.id.clone()).collect()
     };
-    chosen.into_iter().filter(|id| !config.file.recipes.disabled.contains(id)).collect()
+    Ok(chosen.into_iter().filter(|id| !config.file.recipes.disabled.contains(id)).collect())
+}
+
+/// The recipe ids that command-line items name: each item (spaces around it ignored, empty ones
+/// skipped) is an id, or else the start of ids (`l6` names every id beginning with `l6`).
+/// An item that names nothing is an error listing the known ids.
+fn resolve_selectors(
+    flag: &'static str,
+    items: &[String],
+    recipes: &[LoadedRecipe],
+) -> Result<Vec<String>, EngineError> {
+    let mut ids: Vec<String> = Vec::new();
+    for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
+        let found: Vec<&str> = if recipes.iter().any(|r| r.recipe.id == item) {
+            vec![item]
+        } else {
+            recipes.iter().map(|r| r.recipe.id.as_str()).filter(|id| id.starts_with(item)).collect()
+        };
+        if found.is_empty() {
+            let mut known: Vec<&str> = recipes.iter().map(|r| r.recipe.id.as_str()).collect();
+            known.sort_unstable();
+            return Err(EngineError::Selection { flag, item: item.to_string(), known: known.join(", ") });
+        }
+        for id in found {
+            if !ids.iter().any(|x| x == id) {
+                ids.push(id.to_string());
+            }
+        }
+    }
+    Ok(ids)
 }
 
 /// Compiles each template a rule declares, so a broken template fails at load time, not mid-run.

@@ -74,6 +74,11 @@ fn sarif_with_skipped_and_excepted_is_valid() {
     write(dir.path(), "backend/app/hoc/cus/shop/L6_drivers/b_driver.py", "def f(:\n    session.commit()\n");
     write(
         dir.path(),
+        "backend/app/hoc/cus/shop/L6_drivers/c_driver.py",
+        "def f(session):\n    session.commit()  # strata: allow[l6-transaction] legacy\n",
+    );
+    write(
+        dir.path(),
         "strata-exceptions.toml",
         "[[exception]]\nrule = \"l6-transaction\"\npath = \"**/a_driver.py\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2999-01-01\n",
     );
@@ -81,6 +86,7 @@ fn sarif_with_skipped_and_excepted_is_valid() {
     assert_eq!(code, 0);
     let log = json(&stdout);
     assert_eq!(log["runs"][0]["results"][0]["suppressions"][0]["kind"], "external");
+    assert_eq!(log["runs"][0]["results"][1]["suppressions"][0]["kind"], "inSource");
     assert!(!log["runs"][0]["invocations"][0]["toolExecutionNotifications"].as_array().unwrap().is_empty());
     let (valid, output) = validate(&stdout);
     assert!(valid, "{output}");

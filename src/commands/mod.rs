@@ -1,5 +1,6 @@
 //! Commands: one function per subcommand, glueing the pipeline stages together (the anyhow edge).
 
+mod baseline;
 mod check;
 mod completions;
 mod explain;
@@ -16,6 +17,7 @@ use crate::engine::{Project, ProjectOptions};
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(&cli.global, &args),
+        Command::Baseline(args) => baseline::run(&cli.global, &args),
         Command::Fix(args) => fix::run(&cli.global, &args),
         Command::Recipes { command } => recipes::run(&cli.global, &command),
         Command::Init { dir, force } => init::run(&dir, force),
@@ -61,6 +63,7 @@ fn load_project(global: &GlobalArgs, selection: Option<&Selection>) -> anyhow::R
         default_root,
         recipe_dirs: global.recipe_dirs.clone(),
         select: selection.map(|s| s.select.clone()).unwrap_or_default(),
+        ignore: selection.map(|s| s.ignore.clone()).unwrap_or_default(),
     };
     Ok(Project::load(&options)?)
 }

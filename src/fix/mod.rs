@@ -368,8 +368,19 @@ pub fn plan_hints(analysed: &Analysed, sources: &Sources, transforms: bool) -> c
 fn plan_file(analysed: &Analysed, sources: &Sources, transforms: bool) -> Vec<ChangeSet> {
     let mut out = Vec::new();
     let mut memo = TransformMemo::new();
+    let file = analysed.ctx.file;
+    // A site `check` excepts (an inline suppression with its reason, an exceptions-file entry,
+    // counted or not) is accepted as it is: `fix` leaves it alone.
+    let directives = crate::exceptions::inline::directives(file);
+    let accepted = |rule: &str, m: &RuleMatch| {
+        let line = file.line_col(m.node.start_byte()).0;
+        let suppressed = directives.iter().any(|d| {
+            d.target == Some(line) && d.parsed.as_ref().is_ok_and(|allow| allow.rules.iter().any(|r| r == rule))
+        });
+        suppressed || sources.project.exceptions.covering(rule, &file.rel_path, |_| true).is_some()
+    };
     for (rule, matches) in &analysed.matches {
-        for m in matches.iter().filter(|m| m.classification.is_none()) {
+        for m in matches.iter().filter(|m| m.classification.is_none() && !accepted(rule.id(), m)) {
             if let Some(cs) = plan_match(analysed, rule, m, sources, transforms, &mut memo) {
                 out.push(cs);
             }

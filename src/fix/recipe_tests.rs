@@ -56,6 +56,7 @@ pub fn run_cases(project: &Project, ids: &[String]) -> anyhow::Result<Vec<CaseRe
                 default_root: dir.path().to_path_buf(),
                 recipe_dirs,
                 select: vec![recipe.id.clone()],
+                ignore: Vec::new(),
             };
             let mut scratch = Project::load(&options)?;
             scratch.config.root = dir.path().to_path_buf();

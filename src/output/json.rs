@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::diagnostics::{CheckReport, Disposition, Finding};
+use crate::diagnostics::{CheckReport, Disposition, ExceptedBy, Finding};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -12,7 +12,13 @@ struct Excepted<'a> {
     #[serde(flatten)]
     finding: &'a Finding,
     reason: &'a str,
-    owner: &'a str,
+    /// `None` for an inline suppression.
+    owner: Option<&'a str>,
+    /// `exceptions` (the exceptions file) or `inline` (a `# strata: allow[...]` comment).
+    source: &'static str,
+    /// The suppression comment's line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppression_line: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -28,9 +34,25 @@ pub fn render(report: &CheckReport) -> String {
     let mut classified = Vec::new();
     for (finding, disposition) in &report.findings {
         match disposition {
-            Disposition::Excepted(index) => {
+            Disposition::Excepted(ExceptedBy::File(index)) => {
                 let entry = &report.exceptions[*index].entry;
-                excepted.push(Excepted { finding, reason: &entry.reason, owner: &entry.owner });
+                excepted.push(Excepted {
+                    finding,
+                    reason: &entry.reason,
+                    owner: Some(&entry.owner),
+                    source: "exceptions",
+                    suppression_line: None,
+                });
+            }
+            Disposition::Excepted(ExceptedBy::Inline(index)) => {
+                let suppression = &report.suppressions[*index];
+                excepted.push(Excepted {
+                    finding,
+                    reason: &suppression.reason,
+                    owner: None,
+                    source: "inline",
+                    suppression_line: Some(suppression.line),
+                });
             }
             Disposition::Classified(label) => classified.push(Classified { finding, label }),
             Disposition::Violation => {}
@@ -52,6 +74,7 @@ pub fn render(report: &CheckReport) -> String {
         "classified": classified,
         "skipped": report.skipped,
         "exceptions": report.exceptions,
+        "suppressions": report.suppressions,
     });
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }

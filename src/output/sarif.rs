@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::diagnostics::{CheckReport, Disposition, Finding};
+use crate::diagnostics::{CheckReport, Disposition, ExceptedBy, Finding};
 use crate::matching::rule::Rule;
 use crate::recipe::Severity;
 
@@ -62,9 +62,12 @@ pub fn render(report: &CheckReport, rules: &[Rule]) -> String {
         .map(|(finding, disposition)| {
             let suppression = match disposition {
                 Disposition::Violation => None,
-                Disposition::Excepted(i) => {
+                Disposition::Excepted(ExceptedBy::File(i)) => {
                     let entry = &report.exceptions[*i].entry;
                     Some(json!({ "kind": "external", "justification": format!("{} (owner: {})", entry.reason, entry.owner) }))
+                }
+                Disposition::Excepted(ExceptedBy::Inline(i)) => {
+                    Some(json!({ "kind": "inSource", "justification": report.suppressions[*i].reason }))
                 }
                 Disposition::Classified(label) => {
                     Some(json!({ "kind": "external", "justification": format!("classified as a justified pattern: {label}") }))

@@ -3,7 +3,7 @@
 use annotate_snippets::{Level, Renderer, Snippet};
 use owo_colors::OwoColorize;
 
-use crate::diagnostics::{CheckReport, Disposition, Finding};
+use crate::diagnostics::{CheckReport, Disposition, ExceptedBy, Finding};
 use crate::exceptions::ExceptionState;
 use crate::recipe::{Applicability, Severity};
 
@@ -47,6 +47,8 @@ pub fn render(report: &CheckReport, color: bool) -> String {
     }
     let violations = report.violations().count();
     let excepted = report.findings.iter().filter(|(_, d)| matches!(d, Disposition::Excepted(_))).count();
+    let inline =
+        report.findings.iter().filter(|(_, d)| matches!(d, Disposition::Excepted(ExceptedBy::Inline(_)))).count();
     let classified = report.findings.iter().filter(|(_, d)| matches!(d, Disposition::Classified(_))).count();
     let safe = |planned: bool| {
         report
@@ -71,19 +73,42 @@ pub fn render(report: &CheckReport, color: bool) -> String {
         ));
     }
     if excepted + classified > 0 {
+        let by = match (excepted - inline, inline) {
+            (_, 0) => "by strata-exceptions.toml".to_string(),
+            (0, _) => "by inline suppressions".to_string(),
+            (file, inline) => format!("({file} by strata-exceptions.toml, {inline} by inline suppressions)"),
+        };
         out.push_str(&format!(
-            "{excepted} excepted by strata-exceptions.toml, {classified} classified as justified patterns (not hidden: see --statistics).\n"
+            "{excepted} excepted {by}, {classified} classified as justified patterns (not hidden: see --statistics).\n"
         ));
     }
     for e in &report.exceptions {
         let what = match e.state {
-            ExceptionState::Active => continue,
-            ExceptionState::Stale => "matches nothing (stale); remove it",
-            ExceptionState::Expired => "has expired and no longer applies; renew or remove it",
+            ExceptionState::Active | ExceptionState::Unchecked => continue,
+            ExceptionState::Stale => "matches nothing (stale); remove it".to_string(),
+            ExceptionState::Expired => "has expired and no longer applies; renew or remove it".to_string(),
+            ExceptionState::Loose => format!(
+                "allows {} but found {} (loose): lower its count with `strata baseline`",
+                e.entry.count.unwrap_or_default(),
+                e.matched
+            ),
         };
         out.push_str(&format!(
             "warning: exception for `{}` on `{}` (owner {}) {what}\n",
             e.entry.rule, e.entry.path, e.entry.owner
+        ));
+    }
+    for s in report.suppressions.iter().filter(|s| s.state == ExceptionState::Stale) {
+        let what = if s.unused.len() == s.rules.len() {
+            "suppresses nothing (stale); remove it".to_string()
+        } else {
+            format!("suppresses nothing for `{}` (stale); remove it from the comment", s.unused.join("`, `"))
+        };
+        out.push_str(&format!(
+            "warning: suppression `allow[{}]` at {}:{} {what}\n",
+            s.rules.join(", "),
+            s.path,
+            s.line
         ));
     }
     out
