@@ -269,3 +269,22 @@ fn walk_all(root: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The README's example exceptions file is true of the sample app: it applies there, nothing stale.
+#[test]
+fn the_readme_exceptions_example_applies_to_the_sample() {
+    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).unwrap();
+    let start =
+        readme.find("```toml\n[[exception]]\nrule = \"l2-registry-dispatch\"").expect("the example is in the README");
+    let block = &readme[start + "```toml\n".len()..];
+    let block = &block[..block.find("```").unwrap()];
+    let repo = unconfigured_repo();
+    write(repo.path(), "strata-exceptions.toml", block);
+    let (code, stdout, stderr) = run(repo.path(), &["check", "--format", "json", "--select", "l2-registry-dispatch"]);
+    assert_eq!(code, 1, "{stderr}");
+    let report = json(&stdout);
+    assert!(report["excepted"].as_array().unwrap().len() >= 2, "{report:#}");
+    let states: Vec<&str> =
+        report["exceptions"].as_array().unwrap().iter().map(|e| e["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["active"], "{report:#}");
+}
