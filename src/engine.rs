@@ -195,7 +195,11 @@ impl Project {
             Ok(bytes) => bytes,
             Err(e) => return skip(format!("cannot read: {e}")),
         };
-        // The prefilter runs on raw bytes: a file that is not UTF-8 is still reported below if it passes.
+        // Bytes that are not UTF-8 source are reported even when the prefilter would drop the file
+        // unparsed: one validation pass, cheap next to reading it.
+        if let Err(e) = python::check_encoding(&bytes) {
+            return skip(e.to_string());
+        }
         let found = self.literals.scan(&bytes);
         let to_run: Vec<&Rule> = in_scope.into_iter().filter(|r| self.literals.passes(r, &found)).collect();
         if to_run.is_empty() {

@@ -262,6 +262,10 @@ fn validate(project: &Project, sources: &Sources, change_sets: &[&ChangeSet]) ->
                         pos.column + 1
                     ));
                 }
+                // What tree-sitter parses but Python 3 refuses (a template writing `print x`).
+                if let Some(rejected) = python::rejection(&tree, &new) {
+                    return Err(format!("the fix would leave code Python 3 rejects in {path}: {rejected}"));
+                }
             }
             overlay.put(path, new);
         }
