@@ -143,6 +143,7 @@ impl CompiledConstraint {
                 && self.module_layer.is_none()
                 && self.registered.is_none();
         };
+        let text = text.as_ref();
         if self.regex.as_ref().is_some_and(|r| !r.is_match(text)) {
             return false;
         }
