@@ -72,6 +72,10 @@ pub fn run(global: &GlobalArgs, args: &FixArgs) -> anyhow::Result<ExitCode> {
             print!("{summary}");
         }
     }
+    // A template that failed to render is an error in the configuration: its change set was not applied.
+    if !outcome.errors.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
     Ok(if args.dry_run && !changed.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
