@@ -1,8 +1,8 @@
 //! `strata.toml`: the project's layers, registry conventions, recipe selection and exceptions file.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -18,8 +18,8 @@ pub const DEFAULT_TOML: &str = include_str!("default_config.toml");
 pub enum ConfigError {
     #[error(transparent)]
     Toml(#[from] TomlFileError),
-    #[error("{path}: {source}")]
-    Layer { path: String, source: LayerPatternError },
+    #[error("{path}: {error}")]
+    Layer { path: String, error: LayerPatternError },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
 }
@@ -29,8 +29,9 @@ pub enum ConfigError {
 pub struct ConfigFile {
     #[serde(default)]
     pub python: PythonConfig,
-    /// Layer name → path patterns with captures, tried in order.
-    pub layers: BTreeMap<String, LayerConfig>,
+    /// Layer name → path patterns with captures, tried in the order the file lists them: a file
+    /// both a layer's and a later layer's globs match belongs to the first.
+    pub layers: IndexMap<String, LayerConfig>,
     pub registry: RegistryConfig,
     #[serde(default)]
     pub naming: NamingConfig,
@@ -224,16 +225,17 @@ impl Config {
 
     fn from_file(path: &Path, root: PathBuf) -> Result<Self, ConfigError> {
         let text =
-            std::fs::read_to_string(path).map_err(|source| TomlFileError::Read { path: path.to_path_buf(), source })?;
+            std::fs::read_to_string(path).map_err(|error| TomlFileError::Read { path: path.to_path_buf(), error })?;
         let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
         Self::from_text(&text, path, root, Some(path.to_path_buf()))
     }
 
     fn from_text(text: &str, label: &Path, root: PathBuf, source: Option<PathBuf>) -> Result<Self, ConfigError> {
         let file: ConfigFile = tomlfile::parse(text, label)?;
-        let patterns = file.layers.iter().map(|(name, layer)| (name.clone(), layer.paths.clone())).collect();
+        let patterns: Vec<(String, Vec<String>)> =
+            file.layers.iter().map(|(name, layer)| (name.clone(), layer.paths.clone())).collect();
         let layers = Layers::compile(&patterns)
-            .map_err(|source| ConfigError::Layer { path: label.display().to_string(), source })?;
+            .map_err(|error| ConfigError::Layer { path: label.display().to_string(), error })?;
         if file.python.import_roots.is_empty() {
             return Err(ConfigError::Invalid {
                 path: label.display().to_string(),
@@ -265,5 +267,16 @@ mod tests {
         assert_eq!(placed.layer.as_deref(), Some("l2"));
         assert_eq!(placed.captures["domain"], "catalog");
         assert_eq!(placed.captures["module"], "widgets");
+    }
+
+    #[test]
+    fn layers_keep_the_order_of_the_file() {
+        let text =
+            DEFAULT_TOML.replace("[layers.l2]", "[layers.zz]\npaths = [\"backend/**/{module}.py\"]\n\n[layers.l2]");
+        let config = Config::from_text(&text, Path::new("d"), PathBuf::from("."), None).unwrap();
+        let names: Vec<&str> = config.layers.names().collect();
+        assert_eq!(names, vec!["zz", "l2", "l4", "l5", "l6"]);
+        let placed = config.layers.classify("backend/app/hoc/api/cus/catalog/widgets.py");
+        assert_eq!(placed.layer.as_deref(), Some("zz"));
     }
 }

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use minijinja::Value;
 use serde::Serialize;
 
 use crate::engine::{Analysed, Project, Skipped, WalkStats};
@@ -195,8 +194,7 @@ pub fn match_vars(analysed: &Analysed, anchor: tree_sitter::Node, bindings: &Bin
 pub fn finding(project: &Project, analysed: &Analysed, rule: &Rule, m: &RuleMatch, fix: Option<FixHint>) -> Finding {
     let vars = match_vars(analysed, m.node, &m.bindings);
     let message = project
-        .templates
-        .render(&format!("{}/message", rule.id()), &Value::from_serialize(&vars))
+        .render(&crate::engine::template_name(rule.id(), "message"), &vars)
         .unwrap_or_else(|e| format!("{} ({e})", rule.recipe.title));
     let mut finding = finding_at(analysed.ctx.file, m.node.byte_range(), rule.id(), rule.recipe.severity, message);
     finding.fix = fix;
@@ -230,8 +228,9 @@ pub fn declared_fix(project: &Project, analysed: &Analysed, rule: &Rule, m: &Rul
     let (index, env) = rule.fix_case(m, &analysed.ctx)?;
     let case = &rule.fixes[index].case;
     let part = if case.applicability == Applicability::Manual { "reason" } else { "description" };
-    let vars = Value::from_serialize(match_vars(analysed, m.node, &env));
-    let description = project.templates.render(&format!("{}/fix{index}/{part}", rule.id()), &vars).unwrap_or_default();
+    let vars = match_vars(analysed, m.node, &env);
+    let name = crate::engine::template_name(rule.id(), &format!("fix[{index}].{part}"));
+    let description = project.render(&name, &vars).unwrap_or_else(|e| format!("error: {e}"));
     // A fix without a transform is decided by its `when` conditions alone: declared is planned.
     let planned = case.transform.is_none();
     Some(FixHint { applicability: case.applicability, description, planned })

@@ -239,8 +239,8 @@ pub fn resolve_in_root(root: &Path, rel: &str) -> Result<PathBuf, PathError> {
 
 #[derive(Debug, Error)]
 pub enum WriteError {
-    #[error("cannot write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
 }
 
 /// Writes every file or none: all contents go to temporary files beside their targets first
@@ -251,11 +251,11 @@ pub fn write_atomically(files: &BTreeMap<PathBuf, String>) -> Result<(), WriteEr
         match stage(path, content) {
             Ok(temp) => staged.push((temp, path)),
             // Dropping the staged temp files deletes them: nothing was written.
-            Err(source) => return Err(WriteError::Io { path: path.clone(), source }),
+            Err(error) => return Err(WriteError::Io { path: path.clone(), error }),
         }
     }
     for (temp, path) in staged {
-        temp.persist(path).map_err(|e| WriteError::Io { path: path.clone(), source: e.error })?;
+        temp.persist(path).map_err(|e| WriteError::Io { path: path.clone(), error: e.error })?;
     }
     Ok(())
 }

@@ -17,7 +17,8 @@ use crate::matching::rule::{Rule, RuleError, RuleMatch};
 use crate::matching::{FileContext, Matcher};
 use crate::python::{self, SourceFile};
 use crate::recipe::{self, EditSpec, LoadedRecipe, RecipeError};
-use crate::templates::{TemplateError, Templates};
+use crate::templates::{self, Scope, TemplateError, Templates};
+use crate::tomlfile::{self, Key};
 
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -69,6 +70,8 @@ pub struct Project {
     literals: LiteralIndex,
     /// What a file must contain to be in a layer, by layer (`requires` in `strata.toml`).
     requirements: HashMap<String, Matcher>,
+    /// The configuration as templates see it (`{{ config.registry.module }}`), built once.
+    config_value: minijinja::Value,
 }
 
 /// A file that could not be analysed; reported as a warning, the run goes on.
@@ -108,21 +111,35 @@ impl Project {
                 .map(|r| r.recipe.id.clone())
                 .collect();
         let layer_names: Vec<&str> = config.layers.names().collect();
+        let config_json = serde_json::to_value(&config.file).unwrap_or_default();
         let mut templates = Templates::default();
-        crate::transform::register_templates(&mut templates, &dirs)?;
+        crate::transform::register_templates(&mut templates, &dirs, &config.layers.capture_names(None))?;
+        check_config_templates(&templates, &config)?;
         let rules = recipe::expand(&selected, &recipes)?
             .into_iter()
             .filter(|loaded| !ignored.contains(&loaded.recipe.id))
             .map(|loaded| {
                 let rule = Rule::compile(loaded, &layer_names)?;
-                register_templates(&mut templates, &rule)?;
+                register_templates(&mut templates, &rule, loaded, &config, &config_json)?;
                 Ok(rule)
             })
             .collect::<Result<Vec<_>, EngineError>>()?;
         let exceptions = Exceptions::load(&config.exceptions_path(), exceptions::today())?;
+        check_exception_rules(&exceptions, &recipes, &config.exceptions_path())?;
         let literals = LiteralIndex::build(&rules);
         let requirements = layer_requirements(&config)?;
-        Ok(Project { config, recipes, rules, templates, exceptions, literals, requirements })
+        let config_value = minijinja::Value::from_serialize(&config.file);
+        Ok(Project { config, recipes, rules, templates, exceptions, literals, requirements, config_value })
+    }
+
+    /// What a recipe's template renders with: a match's variables and `config`.
+    pub fn template_context(&self, vars: &BTreeMap<String, String>) -> minijinja::Value {
+        minijinja::context! { config => self.config_value.clone(), ..minijinja::Value::from_serialize(vars) }
+    }
+
+    /// Renders a recipe's template (named by [`template_name`]) for a match's variables.
+    pub fn render(&self, name: &str, vars: &BTreeMap<String, String>) -> Result<String, TemplateError> {
+        self.templates.render(name, &self.template_context(vars))
     }
 
     pub fn root(&self) -> &Path {
@@ -234,7 +251,11 @@ impl Project {
             Ok(bytes) => bytes,
             Err(e) => return skipped(format!("cannot read: {e}"), true),
         };
-        // The prefilter runs on raw bytes: a file that is not UTF-8 is still reported below if it passes.
+        // Bytes that are not UTF-8 source are reported even when the prefilter would drop the file
+        // unparsed: one validation pass, cheap next to reading it.
+        if let Err(e) = python::check_encoding(&bytes) {
+            return skip(e.to_string());
+        }
         let found = self.literals.scan(&bytes);
         let to_run: Vec<&Rule> = in_scope.into_iter().filter(|r| self.literals.passes(r, &found)).collect();
         // A file no rule needs to parse is still parsed when it may hold an inline suppression,
@@ -286,7 +307,7 @@ fn select_ids(config: &Config, recipes: &[LoadedRecipe], cli: &[String]) -> Resu
 /// The recipe ids that command-line items name: each item (spaces around it ignored, empty ones
 /// skipped) is an id, or else the start of ids (`l6` names every id beginning with `l6`).
 /// An item that names nothing is an error listing the known ids.
-fn resolve_selectors(
+pub fn resolve_selectors(
     flag: &'static str,
     items: &[String],
     recipes: &[LoadedRecipe],
@@ -312,14 +333,46 @@ fn resolve_selectors(
     Ok(ids)
 }
 
-/// Compiles each template a rule declares, so a broken template fails at load time, not mid-run.
-fn register_templates(templates: &mut Templates, rule: &Rule) -> Result<(), EngineError> {
+/// The name a recipe's template is registered, rendered and reported under: its TOML key path
+/// (`l6-transaction.message`, `l6-transaction.fix[2].description`, `....fix[0].edits[1].with`).
+pub fn template_name(id: &str, part: &str) -> String {
+    format!("{id}.{part}")
+}
+
+/// The variables every recipe template sees besides metavariables (see `diagnostics::match_vars`).
+const MATCH_VARS: &[&str] = &["path", "layer", "module_name", "module", "function", "class", "config"];
+
+/// Compiles each template a rule declares and checks the variables it reads against those it can
+/// see, so a broken template or a misspelt name fails at load time (with the recipe file, line and
+/// name), never mid-run as manual sites or text in generated code.
+fn register_templates(
+    templates: &mut Templates,
+    rule: &Rule,
+    loaded: &LoadedRecipe,
+    config: &Config,
+    config_json: &serde_json::Value,
+) -> Result<(), EngineError> {
     let id = rule.id();
-    templates.add(&format!("{id}/message"), &rule.recipe.message)?;
+    let layers = &rule.recipe.scope.layers;
+    let mut captures = config.layers.capture_names(None);
+    if !layers.is_empty() {
+        captures = layers.iter().flat_map(|l| config.layers.capture_names(Some(l))).collect();
+    }
+    let base = Scope {
+        names: captures.into_iter().chain(MATCH_VARS.iter().map(|v| v.to_string())).collect(),
+        config: Some(config_json),
+    };
+    let mut site = RecipeTemplates { templates, loaded, text: None };
+    let matched = base.with(rule.metavariables());
+    site.add(&template_name(id, "message"), &rule.recipe.message, &[Key::Name("message")], &matched)?;
     for (i, fix) in rule.fixes.iter().enumerate() {
-        templates.add(&format!("{id}/fix{i}/description"), &fix.case.description)?;
-        templates.add(&format!("{id}/fix{i}/reason"), &fix.case.reason)?;
-        templates.add(&format!("{id}/fix{i}/follow_up"), &fix.case.follow_up)?;
+        let when = matched.with(fix.when.bound_metavariables());
+        for (part, source) in
+            [("description", &fix.case.description), ("reason", &fix.case.reason), ("follow_up", &fix.case.follow_up)]
+        {
+            let path = [Key::Name("fix"), Key::Index(i), Key::Name(part)];
+            site.add(&template_name(id, &format!("fix[{i}].{part}")), source, &path, &when)?;
+        }
         if let Some(transform) = &fix.case.transform {
             crate::transform::validate(&transform.name, &transform.params)
                 .map_err(|message| EngineError::Transform { recipe: id.to_string(), message })?;
@@ -330,12 +383,15 @@ fn register_templates(templates: &mut Templates, rule: &Rule) -> Result<(), Engi
                 | EditSpec::InsertBefore { with, .. }
                 | EditSpec::InsertAfter { with, .. } => vec![("with", with)],
                 EditSpec::CreateFile { path, with } => vec![("path", path), ("with", with)],
-                EditSpec::EditFile { path, append } => vec![("path", path), ("with", append)],
+                EditSpec::EditFile { path, append } => vec![("path", path), ("append", append)],
                 EditSpec::AddImport { module, .. } | EditSpec::RemoveImport { module, .. } => vec![("module", module)],
                 EditSpec::Delete { .. } => vec![],
             };
+            let selected = fix.selects[j].as_ref().map(|m| m.metavariables()).unwrap_or_default();
+            let scope = when.with(selected);
             for (part, source) in sources {
-                templates.add(&format!("{id}/fix{i}/edit{j}/{part}"), source)?;
+                let path = [Key::Name("fix"), Key::Index(i), Key::Name("edits"), Key::Index(j), Key::Name(part)];
+                site.add(&template_name(id, &format!("fix[{i}].edits[{j}].{part}")), source, &path, &scope)?;
             }
         }
     }
@@ -365,4 +421,84 @@ fn layer_requirements(config: &Config) -> Result<HashMap<String, Matcher>, Engin
 /// A file on its own, for questions about its code alone (a layer requirement).
 fn file_only(file: &SourceFile) -> FileContext<'_> {
     FileContext { file, module: None, is_package: false, callers: None, facts: None }
+}
+
+/// A recipe's templates being registered; its file is read only to place an error.
+struct RecipeTemplates<'a> {
+    templates: &'a mut Templates,
+    loaded: &'a LoadedRecipe,
+    text: Option<Option<String>>,
+}
+
+impl RecipeTemplates<'_> {
+    fn add(&mut self, name: &str, source: &str, path: &[Key], scope: &Scope) -> Result<(), TemplateError> {
+        let problem = match self.templates.check(source, scope) {
+            Ok(()) => return self.templates.add(name, source),
+            Err(problem) => problem,
+        };
+        let text = self.text.get_or_insert_with(|| recipe::source_text(&self.loaded.origin)).as_deref();
+        let span = text.and_then(|t| tomlfile::value_span(t, path));
+        let key = name.split_once('.').map_or(name, |(_, key)| key);
+        let file = self.loaded.origin.to_string();
+        Err(templates::load_error(&file, text, span, &format!("{key}` of recipe `{}", self.loaded.recipe.id), problem))
+    }
+}
+
+/// Checks the naming templates of `strata.toml` (`[naming]`, `registry.error_code`) against the
+/// variables they are rendered with: the layer captures, `domain`, `module` and `registry`.
+fn check_config_templates(templates: &Templates, config: &Config) -> Result<(), TemplateError> {
+    let (file, text) = match &config.source {
+        Some(path) => (path.display().to_string(), std::fs::read_to_string(path).ok()),
+        None => ("<default strata.toml>".to_string(), Some(crate::config::DEFAULT_TOML.to_string())),
+    };
+    let naming = &config.file.naming;
+    let mut names: std::collections::BTreeSet<String> = config.layers.capture_names(None).into_iter().collect();
+    names.extend(["domain", "module", "registry"].map(String::from));
+    let scope = Scope { names, config: None };
+    let exception = Scope { names: ["exception".to_string()].into(), config: None };
+    let checks = [
+        ("naming", "driver_path", &naming.driver_path, &scope),
+        ("naming", "handler_module", &naming.handler_module, &scope),
+        ("naming", "handler_class", &naming.handler_class, &scope),
+        ("naming", "operation", &naming.operation, &scope),
+        ("naming", "schemas_path", &naming.schemas_path, &scope),
+        ("registry", "error_code", &config.file.registry.error_code, &exception),
+    ];
+    for (table, key, source, scope) in checks {
+        if let Err(problem) = templates.check(source, scope) {
+            let span = text.as_deref().and_then(|t| tomlfile::value_span(t, &[Key::Name(table), Key::Name(key)]));
+            return Err(templates::load_error(&file, text.as_deref(), span, &format!("{table}.{key}"), problem));
+        }
+    }
+    Ok(())
+}
+
+/// An exception for a rule that does not exist can never apply: an error (a typo, or a rule that
+/// was renamed), not a stale exception.
+fn check_exception_rules(
+    exceptions: &Exceptions,
+    recipes: &[LoadedRecipe],
+    path: &Path,
+) -> Result<(), ExceptionsError> {
+    let rules: Vec<String> =
+        recipes.iter().filter(|r| r.recipe.include.is_empty()).map(|r| r.recipe.id.clone()).collect();
+    for (i, exception) in exceptions.items.iter().enumerate() {
+        let rule = &exception.entry.rule;
+        if rules.contains(rule) {
+            continue;
+        }
+        let message = match recipes.iter().find(|r| &r.recipe.id == rule) {
+            Some(composite) => format!(
+                "`{rule}` is a composite of {}; an exception names one of those rules",
+                composite.recipe.include.join(", ")
+            ),
+            None => {
+                let hint =
+                    templates::closest(rule, &rules).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                format!("no rule has the id `{rule}`{hint}; the known ids are: {}", rules.join(", "))
+            }
+        };
+        return Err(ExceptionsError::Invalid { path: path.to_path_buf(), index: i + 1, rule: rule.clone(), message });
+    }
+    Ok(())
 }

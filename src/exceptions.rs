@@ -90,7 +90,7 @@ impl Exceptions {
             return Ok(Exceptions::default());
         }
         let text =
-            std::fs::read_to_string(path).map_err(|source| TomlFileError::Read { path: path.to_path_buf(), source })?;
+            std::fs::read_to_string(path).map_err(|error| TomlFileError::Read { path: path.to_path_buf(), error })?;
         Self::parse(&text, path, today)
     }
 

@@ -9,8 +9,15 @@ use thiserror::Error;
 pub enum GitError {
     #[error("{0} is not inside a git repository; commit your work in git first, or pass --allow-dirty to fix anyway")]
     NotARepository(PathBuf),
+    /// Not a `#[source]`: the message already says it, and a chain would print it twice.
     #[error("git: {0}")]
-    Git(#[from] git2::Error),
+    Git(git2::Error),
+}
+
+impl From<git2::Error> for GitError {
+    fn from(error: git2::Error) -> Self {
+        GitError::Git(error)
+    }
 }
 
 /// The working tree of the git repository that contains `start`, if any.

@@ -87,7 +87,8 @@ pub struct Layers {
 }
 
 impl Layers {
-    pub fn compile(config: &BTreeMap<String, Vec<String>>) -> Result<Self, LayerPatternError> {
+    /// Compiles `(layer, path patterns)` pairs; their order is the order layers are tried in.
+    pub fn compile(config: &[(String, Vec<String>)]) -> Result<Self, LayerPatternError> {
         let layers = config
             .iter()
             .map(|(name, patterns)| {
@@ -109,6 +110,21 @@ impl Layers {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.layers.iter().map(|l| l.name.as_str())
+    }
+
+    /// The captures (`domain`, `module`...) some path pattern of `layer` defines, or of any
+    /// layer when `layer` is `None`: the variables a file of that layer may carry.
+    pub fn capture_names(&self, layer: Option<&str>) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .layers
+            .iter()
+            .filter(|l| layer.map_or(true, |name| l.name == name))
+            .flat_map(|l| &l.patterns)
+            .flat_map(|p| p.regex.capture_names().flatten().map(str::to_string))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The layers no path is placed in: a glob that matches nothing is usually a layout mistake.
@@ -156,9 +172,13 @@ mod tests {
 
     #[test]
     fn first_matching_layer_wins() {
-        let mut config = BTreeMap::new();
-        config.insert("l2".to_string(), vec!["api/{domain}/{module}.py".to_string(), "api/**".to_string()]);
+        let config = vec![
+            ("l2".to_string(), vec!["api/{domain}/{module}.py".to_string(), "api/**".to_string()]),
+            ("a".to_string(), vec!["**/*.py".to_string()]),
+        ];
         let layers = Layers::compile(&config).unwrap();
+        assert_eq!(layers.classify("lib/y.py").layer.as_deref(), Some("a"));
+        let layers = Layers::compile(&config[..1]).unwrap();
         assert_eq!(layers.classify("api/a/b.py").captures["domain"], "a");
         assert_eq!(layers.classify("api/x.py").layer.as_deref(), Some("l2"));
         assert_eq!(layers.classify("lib/x.py"), Placement::default());

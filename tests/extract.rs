@@ -8,26 +8,12 @@ use std::path::Path;
 
 use common::*;
 
-const WIRING: &str = "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/__init__.py";
-
 /// A project with the default layout, the modules the L2 code imports from (the semantic guard
 /// checks that every import the rewrite writes resolves), a registry, a handlers package and the
 /// given L2 module at `shop/items.py`.
 fn project(l2: &str) -> tempfile::TempDir {
     let dir = init_project();
-    write(dir.path(), WIRING, "def register_all_handlers(registry):\n    pass\n");
-    write(
-        dir.path(),
-        "backend/app/hoc/cus/hoc_spine/orchestrator/operation_registry.py",
-        "class OperationContext:\n    pass\n\n\nclass OperationResult:\n    pass\n\n\ndef get_operation_registry():\n    pass\n",
-    );
-    write(
-        dir.path(),
-        "backend/app/db.py",
-        "def get_session():\n    pass\n\n\ndef get_db():\n    pass\n\n\ndef open_session():\n    pass\n",
-    );
-    write(dir.path(), "backend/app/models.py", "class Item:\n    pass\n");
-    write(dir.path(), "backend/app/hoc/models.py", "class Item:\n    pass\n");
+    write_registry_scaffold(dir.path());
     write(dir.path(), "backend/app/hoc/api/cus/shop/items.py", l2);
     git_commit_all(dir.path());
     dir

@@ -86,6 +86,10 @@ pub fn run(global: &GlobalArgs, args: &FixArgs) -> anyhow::Result<ExitCode> {
             eprintln!("{remaining} violation{s} {verb}; `strata check` lists them.");
         }
     }
+    // A template that failed to render is an error in the configuration: its change set was not applied.
+    if !outcome.errors.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
     if outcome.skipped_files.iter().any(|s| s.unreadable) {
         eprintln!("error: some files could not be read (listed above); they were not fixed");
         return Ok(ExitCode::from(2));

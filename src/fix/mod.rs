@@ -8,14 +8,13 @@ pub mod sources;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use minijinja::Value;
 use serde::Serialize;
 use tree_sitter::Node;
 
 use crate::diagnostics::match_vars;
 use crate::discover::Candidate;
 use crate::edit::{self, ChangeSet, Edit, FileEdits};
-use crate::engine::{Analysed, EngineError, Project, Skipped};
+use crate::engine::{template_name, Analysed, EngineError, Project, Skipped};
 use crate::matching::rule::{Rule, RuleMatch};
 use crate::matching::{Bindings, Bound};
 use crate::python;
@@ -62,6 +61,9 @@ pub struct FixOutcome {
     pub rejected: Vec<ChangeSet>,
     /// Change sets dropped because the result would not parse (or edits could not be applied).
     pub dropped: Vec<NotApplied>,
+    /// Change sets that could not be planned because a template failed to render: errors in the
+    /// recipes or naming templates, reported as such and never written into files or names.
+    pub errors: Vec<NotApplied>,
     pub skipped_files: Vec<Skipped>,
     pub passes: usize,
     /// True when MAX_PASSES was reached with fixes still pending.
@@ -116,6 +118,7 @@ pub fn run(
     // Manual and unsafe change sets by the file they are in, as of the latest analysis of that file.
     let mut manual: BTreeMap<String, Vec<ChangeSet>> = BTreeMap::new();
     let mut unsafe_skipped: BTreeMap<String, Vec<ChangeSet>> = BTreeMap::new();
+    let mut errors: BTreeMap<String, Vec<NotApplied>> = BTreeMap::new();
     // After the first pass only files that changed or still have pending fixes are analysed again;
     // a full pass (`None`) confirms the fixpoint before the run ends.
     let mut scope: Option<BTreeSet<String>> = None;
@@ -144,9 +147,17 @@ pub fn run(
         for candidate in &candidates {
             manual.remove(&candidate.rel_path);
             unsafe_skipped.remove(&candidate.rel_path);
+            errors.remove(&candidate.rel_path);
         }
         let mut pending = Vec::new();
-        for cs in planned.into_iter().flatten() {
+        for planned in planned.into_iter().flatten() {
+            let cs = match planned {
+                Ok(cs) => cs,
+                Err(failed) => {
+                    errors.entry(failed.change_set.source.clone()).or_default().push(failed);
+                    continue;
+                }
+            };
             let key = fingerprint(&cs);
             match cs.applicability {
                 Applicability::Manual => manual.entry(cs.source.clone()).or_default().push(cs),
@@ -206,6 +217,7 @@ pub fn run(
     outcome.hit_pass_limit = !converged;
     outcome.manual = manual.into_values().flatten().collect();
     outcome.unsafe_skipped = unsafe_skipped.into_values().flatten().collect();
+    outcome.errors = errors.into_values().flatten().collect();
     Ok(outcome)
 }
 
@@ -280,6 +292,10 @@ fn validate(project: &Project, sources: &Sources, change_sets: &[&ChangeSet]) ->
                         pos.column + 1
                     ));
                 }
+                // What tree-sitter parses but Python 3 refuses (a template writing `print x`).
+                if let Some(rejected) = python::rejection(&tree, &new) {
+                    return Err(format!("the fix would leave code Python 3 rejects in {path}: {rejected}"));
+                }
             }
             overlay.put(path, new);
         }
@@ -353,6 +369,7 @@ fn commit_pass(project: &Project, staged: Vec<ChangeSet>, outcome: &mut FixOutco
 pub fn plan_hints(analysed: &Analysed, sources: &Sources, transforms: bool) -> crate::diagnostics::Hints {
     plan_file(analysed, sources, transforms)
         .into_iter()
+        .filter_map(Result::ok)
         .map(|cs| {
             let description = match (&cs.applicability, &cs.reason) {
                 (Applicability::Manual, Some(reason)) => reason.clone(),
@@ -364,8 +381,9 @@ pub fn plan_hints(analysed: &Analysed, sources: &Sources, transforms: bool) -> c
         .collect()
 }
 
-/// Plans the change sets for every fixable match of a file.
-fn plan_file(analysed: &Analysed, sources: &Sources, transforms: bool) -> Vec<ChangeSet> {
+/// Plans the change sets for every fixable match of a file; a change set whose templates failed
+/// to render is an error.
+fn plan_file(analysed: &Analysed, sources: &Sources, transforms: bool) -> Vec<Result<ChangeSet, NotApplied>> {
     let mut out = Vec::new();
     let mut memo = TransformMemo::new();
     let file = analysed.ctx.file;
@@ -393,10 +411,10 @@ fn plan_file(analysed: &Analysed, sources: &Sources, transforms: bool) -> Vec<Ch
 /// endpoint (each `session.execute`, the commit) plan the same rewrite, computed once per file.
 type TransformMemo = HashMap<(String, usize, String), Result<TransformOutput, ManualReason>>;
 
-fn render(project: &Project, name: &str, vars: &BTreeMap<String, String>) -> String {
-    let context =
-        minijinja::context! { config => Value::from_serialize(&project.config.file), ..Value::from_serialize(vars) };
-    project.templates.render(name, &context).unwrap_or_else(|e| format!("<{e}>"))
+/// Renders a recipe template; a failure is a [`transform::TEMPLATE_FAILURE`] reason, which
+/// planning turns into an error for the change set (never text in its output).
+fn render(project: &Project, name: &str, vars: &BTreeMap<String, String>) -> Result<String, ManualReason> {
+    project.render(name, vars).map_err(transform::template_failure)
 }
 
 fn plan_match(
@@ -406,23 +424,53 @@ fn plan_match(
     sources: &Sources,
     transforms: bool,
     memo: &mut TransformMemo,
-) -> Option<ChangeSet> {
-    let (project, contents) = (sources.project, sources.contents);
-    let ctx = &analysed.ctx;
-    let (index, env) = rule.fix_case(m, ctx)?;
-    let fix = &rule.fixes[index];
-    if !transforms && fix.case.transform.is_some() {
+) -> Option<Result<ChangeSet, NotApplied>> {
+    let (index, env) = rule.fix_case(m, &analysed.ctx)?;
+    let case = &rule.fixes[index].case;
+    if !transforms && case.transform.is_some() {
         return None;
     }
+    let planned = plan_case(analysed, rule, m, index, &env, sources, memo);
+    Some(planned.map_err(|why| {
+        let ctx = &analysed.ctx;
+        let (line, column) = ctx.file.line_col(m.node.start_byte());
+        let location = format!("{}:{line}:{column}", ctx.file.rel_path);
+        let mut change_set = ChangeSet::manual(rule.id(), &ctx.file.rel_path, location, String::new(), String::new());
+        change_set.applicability = case.applicability;
+        change_set.reason = None;
+        let why = why.strip_prefix(transform::TEMPLATE_FAILURE).unwrap_or(&why).to_string();
+        NotApplied { change_set, why }
+    }))
+}
+
+/// The change set of fix case `index` for a match (a manual one with the reason when the site
+/// must be fixed by hand); `Err` only when a template failed to render.
+fn plan_case(
+    analysed: &Analysed,
+    rule: &Rule,
+    m: &RuleMatch,
+    index: usize,
+    env: &Bindings,
+    sources: &Sources,
+    memo: &mut TransformMemo,
+) -> Result<ChangeSet, ManualReason> {
+    let (project, contents) = (sources.project, sources.contents);
+    let ctx = &analysed.ctx;
+    let fix = &rule.fixes[index];
     let id = rule.id();
-    let vars = match_vars(analysed, m.node, &env);
+    let vars = match_vars(analysed, m.node, env);
     let (line, column) = ctx.file.line_col(m.node.start_byte());
     let location = format!("{}:{line}:{column}", ctx.file.rel_path);
-    let description = render(project, &format!("{id}/fix{index}/description"), &vars);
-    let manual =
-        |reason: String| Some(ChangeSet::manual(id, &ctx.file.rel_path, location.clone(), description.clone(), reason));
+    let template = |part: &str| render(project, &template_name(id, &format!("fix[{index}].{part}")), &vars);
+    let description = template("description")?;
+    let manual = |reason: ManualReason| {
+        if reason.starts_with(transform::TEMPLATE_FAILURE) {
+            return Err(reason);
+        }
+        Ok(ChangeSet::manual(id, &ctx.file.rel_path, location.clone(), description.clone(), reason))
+    };
     if fix.case.applicability == Applicability::Manual {
-        return manual(render(project, &format!("{id}/fix{index}/reason"), &vars));
+        return manual(template("reason")?);
     }
     let mut files: BTreeMap<String, FileEdits> = BTreeMap::new();
     let mut add = |fe: FileEdits| {
@@ -431,7 +479,7 @@ fn plan_match(
         entry.shared = if entry.edits.is_empty() { fe.shared } else { entry.shared && fe.shared };
         entry.edits.extend(fe.edits);
     };
-    let site = FixSite { project, analysed, rule, case: index, m, env: &env, vars: &vars, contents };
+    let site = FixSite { project, analysed, rule, case: index, m, env, vars: &vars, contents };
     for (j, spec) in fix.case.edits.iter().enumerate() {
         match site.primitive(j, spec) {
             Ok(list) => list.into_iter().for_each(&mut add),
@@ -441,7 +489,7 @@ fn plan_match(
     let mut follow_ups = Vec::new();
     let mut description = description.clone();
     if let Some(spec) = &fix.case.transform {
-        let call = TransformCall { project, analysed, rule, m, env: &env, params: &spec.params, sources, vars: &vars };
+        let call = TransformCall { project, analysed, rule, m, env, params: &spec.params, sources, vars: &vars };
         let result = match transform::memo_key(&spec.name, &call) {
             Some(key) => {
                 let key = (format!("{}{:?}", spec.name, spec.params), key.0, key.1);
@@ -461,9 +509,9 @@ fn plan_match(
         }
     }
     if !fix.case.follow_up.is_empty() {
-        follow_ups.push(render(project, &format!("{id}/fix{index}/follow_up"), &vars));
+        follow_ups.push(template("follow_up")?);
     }
-    Some(ChangeSet {
+    Ok(ChangeSet {
         rule: id.to_string(),
         applicability: fix.case.applicability,
         description,
@@ -513,10 +561,10 @@ impl<'t> FixSite<'_, 't> {
     }
 
     /// Renders template `part` of edit `j`, with the bindings of a selected node added.
-    fn template(&self, j: usize, part: &str, extra: &Bindings) -> String {
+    fn template(&self, j: usize, part: &str, extra: &Bindings) -> Result<String, ManualReason> {
         let mut vars = self.vars.clone();
         vars.extend(match_vars(self.analysed, self.m.node, extra));
-        render(self.project, &format!("{}/fix{}/edit{j}/{part}", self.rule.id(), self.case), &vars)
+        render(self.project, &template_name(self.rule.id(), &format!("fix[{}].edits[{j}].{part}", self.case)), &vars)
     }
 
     fn here(&self, edits: Vec<Edit>) -> Vec<FileEdits> {
@@ -541,7 +589,7 @@ impl<'t> FixSite<'_, 't> {
         let none = Bindings::default();
         match spec {
             EditSpec::Replace { target, .. } => {
-                self.each(j, &target.node, &|n, b| Ok(Edit::replace(n.byte_range(), self.template(j, "with", b))))
+                self.each(j, &target.node, &|n, b| Ok(Edit::replace(n.byte_range(), self.template(j, "with", b)?)))
             }
             EditSpec::Delete { target } => {
                 let mut edits = Vec::new();
@@ -563,28 +611,28 @@ impl<'t> FixSite<'_, 't> {
             }
             EditSpec::InsertBefore { target, .. } => self.each(j, &target.node, &|n, b| {
                 let stmt = python::enclosing_statement(n).ok_or("no statement to insert before")?;
-                primitives::insert_before(file, stmt, &self.template(j, "with", b))
+                primitives::insert_before(file, stmt, &self.template(j, "with", b)?)
                     .ok_or_else(|| "the statement shares its line".into())
             }),
             EditSpec::InsertAfter { target, .. } => self.each(j, &target.node, &|n, b| {
                 let stmt = python::enclosing_statement(n).ok_or("no statement to insert after")?;
-                primitives::insert_after(file, stmt, &self.template(j, "with", b))
+                primitives::insert_after(file, stmt, &self.template(j, "with", b)?)
                     .ok_or_else(|| "the statement shares its line".into())
             }),
             EditSpec::AddImport { name, alias, .. } => {
-                let module = self.template(j, "module", &none);
+                let module = self.template(j, "module", &none)?;
                 let edit = primitives::add_import(file, &module, name.as_deref(), alias.as_deref());
                 Ok(self.here(edit.into_iter().collect()))
             }
             EditSpec::RemoveImport { name, .. } => {
-                let module = self.template(j, "module", &none);
+                let module = self.template(j, "module", &none)?;
                 let Some(name) = name else { return Ok(Vec::new()) };
                 Ok(self.here(primitives::remove_import(file, &module, name)))
             }
             EditSpec::CreateFile { .. } => {
-                let path = self.template(j, "path", &none);
+                let path = self.template(j, "path", &none)?;
                 edit::resolve_in_root(self.project.root(), &path).map_err(|e| e.to_string())?;
-                let body = self.template(j, "with", &none);
+                let body = self.template(j, "with", &none)?;
                 match current_text(self.project, self.contents, &path) {
                     Some(existing) if existing == body => Ok(Vec::new()),
                     Some(_) => Err(format!("{path} already exists with other content")),
@@ -592,9 +640,9 @@ impl<'t> FixSite<'_, 't> {
                 }
             }
             EditSpec::EditFile { .. } => {
-                let path = self.template(j, "path", &none);
+                let path = self.template(j, "path", &none)?;
                 edit::resolve_in_root(self.project.root(), &path).map_err(|e| e.to_string())?;
-                let text = self.template(j, "with", &none);
+                let text = self.template(j, "append", &none)?;
                 match current_text(self.project, self.contents, &path) {
                     // Appending what is already there again would break idempotence.
                     Some(existing) if existing.contains(text.trim()) => Ok(Vec::new()),

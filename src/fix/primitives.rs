@@ -503,11 +503,34 @@ pub fn remove_import(file: &SourceFile, module: &str, name: &str) -> Vec<Edit> {
 
 /// True when `stmt` is just `call` (or `await call`) as an expression statement.
 pub fn statement_is_just(stmt: Node, call: Node) -> bool {
-    if stmt.kind() != "expression_statement" || stmt.named_child_count() != 1 {
+    if stmt.kind() != "expression_statement" {
         return false;
     }
-    let Some(expr) = stmt.named_child(0) else { return false };
-    expr.id() == call.id() || (expr.kind() == "await" && expr.named_child(0).is_some_and(|c| c.id() == call.id()))
+    let Some(expr) = only_child(stmt).map(unparenthesized) else { return false };
+    let expr = match (expr.kind(), only_child(expr)) {
+        ("await", Some(awaited)) => unparenthesized(awaited),
+        _ => expr,
+    };
+    expr.id() == call.id()
+}
+
+/// The one named child of `node` that is not a comment or line continuation.
+fn only_child(node: Node) -> Option<Node> {
+    let mut cursor = node.walk();
+    let mut children = node.named_children(&mut cursor).filter(|c| !c.is_extra());
+    let first = children.next()?;
+    children.next().is_none().then_some(first)
+}
+
+/// `node` without redundant parentheses, however the code is split over lines: `(await s\n.commit())`.
+fn unparenthesized(mut node: Node) -> Node {
+    while node.kind() == "parenthesized_expression" {
+        match only_child(node) {
+            Some(inner) => node = inner,
+            None => break,
+        }
+    }
+    node
 }
 
 /// Wraps each line of generated code longer than `max` the way black and ruff do: the last

@@ -30,11 +30,20 @@ pub fn run(project: &Project, ids: &[String]) -> anyhow::Result<ExitCode> {
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// The examples of the given recipes (all when empty; a composite stands for its parts). An
+/// unknown id is an error, as with `--select`.
 pub fn run_cases(project: &Project, ids: &[String]) -> anyhow::Result<Vec<CaseResult>> {
+    // Ids as `--select` takes them (a prefix names every id it starts), with the same error.
+    let ids = &crate::engine::resolve_selectors("recipes test", ids, &project.recipes)?;
+    let chosen: Vec<&str> = crate::recipe::expand(ids, &project.recipes)?
+        .into_iter()
+        .map(|r| r.recipe.id.as_str())
+        .chain(ids.iter().map(String::as_str))
+        .collect();
     let mut results = Vec::new();
     for loaded in &project.recipes {
         let recipe = &loaded.recipe;
-        if !ids.is_empty() && !ids.contains(&recipe.id) {
+        if !ids.is_empty() && !chosen.contains(&recipe.id.as_str()) {
             continue;
         }
         for case in &recipe.tests {

@@ -143,6 +143,7 @@ impl CompiledConstraint {
                 && self.module_layer.is_none()
                 && self.registered.is_none();
         };
+        let text = text.as_ref();
         if self.regex.as_ref().is_some_and(|r| !r.is_match(text)) {
             return false;
         }
@@ -281,6 +282,18 @@ impl Matcher {
         };
         let constraints = compile_constraints(&spec.constraints)?;
         Ok(Matcher { finder, kind, constraints })
+    }
+
+    /// The names a match binds: the patterns' metavariables, or the query's capture names.
+    pub fn metavariables(&self) -> Vec<String> {
+        let mut names: Vec<String> = match &self.finder {
+            Finder::Patterns(patterns) => patterns.iter().flat_map(Pattern::metavariables).collect(),
+            Finder::Query(query) => query.capture_names().iter().map(|n| n.to_string()).collect(),
+            Finder::KindOnly => Vec::new(),
+        };
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// For each alternative, the identifiers a file must contain; `None` when no literal is required.
@@ -469,6 +482,16 @@ impl CompiledRelations {
             constraints: compile_constraints(&relations.constraints)
                 .map_err(|source| RelationError { relation: "constraints", source })?,
         })
+    }
+
+    /// The metavariables the relations add to a match's bindings: those of the positive relations
+    /// (`inside`, `has`, `file_has`, `followed_by`, `preceded_by`); negative ones bind nothing.
+    pub fn bound_metavariables(&self) -> Vec<String> {
+        [&self.inside, &self.has, &self.file_has, &self.followed_by, &self.preceded_by]
+            .into_iter()
+            .flatten()
+            .flat_map(Matcher::metavariables)
+            .collect()
     }
 
     /// Whether every relation holds for `node`; bindings made by positive relations are kept in `env`.

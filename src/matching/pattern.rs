@@ -1,5 +1,7 @@
 //! Code patterns in Python syntax with `$X` (one node) and `$$$XS` (a sequence) metavariables.
 
+use std::borrow::Cow;
+
 use thiserror::Error;
 use tree_sitter::Node;
 
@@ -64,14 +66,13 @@ impl<'t> Bindings<'t> {
         self.entries.push((name, bound));
     }
 
-    /// Source text of a binding (a sequence spans from its first to its last node).
-    pub fn text<'s>(&self, name: &str, source: &'s str) -> Option<&'s str> {
+    /// The code of a binding (a sequence spans from its first to its last node), as one logical
+    /// line: however the source splits it over lines (`session \\` newline `.commit()`),
+    /// constraints and templates see `session` (see [`python::code_text`]).
+    pub fn text<'s>(&self, name: &str, source: &'s str) -> Option<Cow<'s, str>> {
         self.get(name).map(|b| match b {
-            Bound::Node(n) => &source[n.byte_range()],
-            Bound::Seq(nodes) => match (nodes.first(), nodes.last()) {
-                (Some(a), Some(b)) => &source[a.start_byte()..b.end_byte()],
-                _ => "",
-            },
+            Bound::Node(n) => python::code_text(source, std::slice::from_ref(n)),
+            Bound::Seq(nodes) => python::code_text(source, nodes),
         })
     }
 }
@@ -95,8 +96,15 @@ impl Pattern {
             while let Some(child) = last.child(last.child_count().saturating_sub(1)) {
                 last = child;
             }
-            let text = &rewritten[last.byte_range()];
+            let text = restore_names(&rewritten[last.byte_range()]);
             return Err(error(last.start_byte(), &format!("unexpected `{text}`")));
+        }
+        if let Some(bad) = misplaced_metavariable(tree.root_node(), &rewritten) {
+            let text = restore_names(&rewritten[bad.byte_range()]);
+            return Err(error(
+                bad.start_byte(),
+                &format!("a metavariable inside `{text}`: `$X` and `$$$XS` stand for whole nodes, never part of a name or string"),
+            ));
         }
         let root = unwrap_root(tree.root_node()).ok_or_else(|| error(0, "the pattern is empty"))?;
         let root = build(root, rewritten.as_bytes());
@@ -174,6 +182,30 @@ fn substitute_metavariables(source: &str) -> (String, Vec<(usize, usize)>) {
     (out, offsets)
 }
 
+/// `$X` and `$$$XS` again where the rewritten text has the identifiers that stand for them, so
+/// internal names never reach a message.
+fn restore_names(text: &str) -> String {
+    text.replace(SEQ_PREFIX, "$$$").replace(VAR_PREFIX, "$").replace("$$$_", "$$$")
+}
+
+/// A name or string that contains a metavariable without being one (`foo$X`, `"$X"`).
+fn misplaced_metavariable<'t>(root: Node<'t>, rewritten: &str) -> Option<Node<'t>> {
+    let mut found = None;
+    python::for_each_node(root, |node| {
+        let text = &rewritten[node.byte_range()];
+        let inside = text.contains(VAR_PREFIX) || text.contains(SEQ_PREFIX);
+        let misplaced = match node.kind() {
+            "identifier" => inside && !text.starts_with(VAR_PREFIX) && !text.starts_with(SEQ_PREFIX),
+            "string_content" => inside,
+            _ => false,
+        };
+        if misplaced && found.is_none() {
+            found = Some(node);
+        }
+    });
+    found
+}
+
 fn map_offset(offsets: &[(usize, usize)], rewritten: usize) -> usize {
     let (new, old) = offsets.iter().rev().find(|(new, _)| *new <= rewritten).copied().unwrap_or((0, 0));
     old + (rewritten - new)
@@ -193,10 +225,11 @@ fn unwrap_root(root: Node) -> Option<Node> {
     }
 }
 
-/// Named children without comments: what a pattern's structure is compared on.
+/// Named children without comments and line continuations (extras the grammar allows anywhere):
+/// what a pattern's structure is compared on, so code split over lines matches.
 fn significant_children(node: Node) -> Vec<Node> {
     let mut cursor = node.walk();
-    node.named_children(&mut cursor).filter(|c| c.kind() != "comment").collect()
+    node.named_children(&mut cursor).filter(|c| !c.is_extra()).collect()
 }
 
 /// Anonymous tokens that change meaning (operators, `async`, `not`...), ignoring punctuation.
@@ -265,8 +298,10 @@ fn collect_vars(node: &PNode, out: &mut Vec<String>) {
     }
 }
 
+/// Whether two nodes are the same code, however each is split over lines.
 fn same_text(a: Node, b: Node, source: &str) -> bool {
     source[a.byte_range()] == source[b.byte_range()]
+        || python::code_text(source, &[a]) == python::code_text(source, &[b])
 }
 
 fn match_one<'t>(pattern: &PNode, node: Node<'t>, source: &str, env: &mut Bindings<'t>) -> bool {
@@ -399,6 +434,41 @@ mod tests {
         let err = Pattern::compile("foo(\n  $X,, )").unwrap_err();
         assert_eq!(err.line, 2);
         assert!(Pattern::compile("$X").is_err());
+    }
+
+    #[test]
+    fn errors_never_show_internal_names() {
+        for source in ["$X $Y", "foo($$$ARGS $X)", "$R.execute($$$", "\"$X\" + 1", "foo$X(1)", "$$$ A B"] {
+            let err = Pattern::compile(source).unwrap_err().to_string();
+            assert!(!err.contains("__strata"), "{source}: {err}");
+        }
+        let err = Pattern::compile("f(\"$X\")").unwrap_err();
+        assert!(err.message.contains("whole nodes"), "{err}");
+    }
+
+    #[test]
+    fn code_split_over_lines_matches_and_binds_one_line() {
+        let code = "session \\\n    .commit()\n(await session\n    .rollback())\nx = f(a,\n      b)\n";
+        let pattern = Pattern::compile("$RECV.$METHOD($$$ARGS)").unwrap();
+        let tree = python::parse_text(code).unwrap();
+        let mut receivers = Vec::new();
+        python::for_each_node(tree.root_node(), |node| {
+            let mut env = Bindings::default();
+            if pattern.match_node(node, code, &mut env) {
+                receivers.push(format!("{}.{}", env.text("RECV", code).unwrap(), env.text("METHOD", code).unwrap()));
+            }
+        });
+        assert_eq!(receivers, vec!["session.commit", "session.rollback"]);
+        let args = Pattern::compile("f($$$ARGS)").unwrap();
+        let mut bound = Vec::new();
+        python::for_each_node(tree.root_node(), |node| {
+            let mut env = Bindings::default();
+            if args.match_node(node, code, &mut env) {
+                bound.push(env.text("ARGS", code).unwrap().into_owned());
+            }
+        });
+        assert_eq!(bound, vec!["a, b"]);
+        assert_eq!(matches("g($X) + g($X)", "y = g(a\n  .b) + g(a.b)\n"), vec!["g(a\n  .b) + g(a.b)"]);
     }
 
     #[test]

@@ -121,6 +121,15 @@ impl Rule {
         &self.recipe.id
     }
 
+    /// The metavariables every match of the rule has: the match's and those its `where` adds.
+    pub fn metavariables(&self) -> Vec<String> {
+        let mut names = self.matcher.metavariables();
+        names.extend(self.relations.bound_metavariables());
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Decided from the path alone, before the file is read.
     pub fn in_scope(&self, rel_path: &str, placement: &Placement) -> bool {
         let layer_ok = self.layers.is_empty() || placement.layer.as_ref().is_some_and(|l| self.layers.contains(l));

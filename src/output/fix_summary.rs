@@ -65,6 +65,15 @@ pub fn render(outcome: &FixOutcome, dry_run: bool) -> String {
     );
     section(
         &mut out,
+        "Errors (not applied)",
+        outcome
+            .errors
+            .iter()
+            .map(|d| format!("{} [{}] error: {}", d.change_set.location, d.change_set.rule, d.why))
+            .collect(),
+    );
+    section(
+        &mut out,
         "Skipped files",
         outcome.skipped_files.iter().map(|s| format!("{}: {}", s.path, s.reason)).collect(),
     );

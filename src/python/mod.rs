@@ -2,7 +2,9 @@
 
 pub mod calls;
 pub mod scope;
+mod validity;
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -17,12 +19,83 @@ pub fn language() -> Language {
 /// Why a file could not be analysed; such files are skipped with a warning, never fatal.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum SourceError {
-    #[error("not valid UTF-8 (byte {0}); strata only reads UTF-8 Python files")]
-    NotUtf8(usize),
+    /// Bytes strata cannot read as UTF-8 source: the message says what they look like.
+    #[error("{0}")]
+    Encoding(String),
     #[error("syntax error at line {line}, column {column}; fix the file or exclude it")]
     Syntax { line: usize, column: usize },
+    /// Parsed by tree-sitter (which also reads Python 2), but rejected by Python 3's parser.
+    #[error("{what} at line {line}, column {column}: Python 3 rejects it{hint}; fix the file or exclude it")]
+    NotPython3 { what: String, hint: String, line: usize, column: usize },
     #[error("tree-sitter failed to parse the file")]
     ParserFailed,
+}
+
+/// Checks that `bytes` are source strata and Python 3 can both read: UTF-8 without NUL bytes.
+/// Cheap (one validation pass), so it runs on every file read, before the literal prefilter.
+pub fn check_encoding(bytes: &[u8]) -> Result<(), SourceError> {
+    let bom = match bytes {
+        [0xff, 0xfe, 0, 0, ..] => Some("UTF-32 (BOM FF FE 00 00)"),
+        [0, 0, 0xfe, 0xff, ..] => Some("UTF-32 (BOM 00 00 FE FF)"),
+        [0xff, 0xfe, ..] => Some("UTF-16 (BOM FF FE)"),
+        [0xfe, 0xff, ..] => Some("UTF-16 (BOM FE FF)"),
+        _ => None,
+    };
+    if let Some(bom) = bom {
+        return Err(SourceError::Encoding(format!(
+            "{bom}: strata and Python 3 read UTF-8 source only; re-encode the file as UTF-8"
+        )));
+    }
+    let line_of = |offset: usize| bytes[..offset].iter().filter(|b| **b == b'\n').count() + 1;
+    if let Some(nul) = bytes.iter().position(|b| *b == 0) {
+        let head = &bytes[..bytes.len().min(200)];
+        let zeros_at = |parity: usize| head.iter().enumerate().filter(|(i, b)| i % 2 == parity && **b == 0).count();
+        let half = head.len() / 2;
+        let reason = if half >= 2 && zeros_at(1) * 4 >= half * 3 {
+            "UTF-16LE without a BOM: strata and Python 3 read UTF-8 source only; re-encode the file as UTF-8"
+                .to_string()
+        } else if half >= 2 && zeros_at(0) * 4 >= half * 3 {
+            "UTF-16BE without a BOM: strata and Python 3 read UTF-8 source only; re-encode the file as UTF-8"
+                .to_string()
+        } else {
+            format!("a NUL byte at line {}: Python 3 rejects source with NUL bytes", line_of(nul))
+        };
+        return Err(SourceError::Encoding(reason));
+    }
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let at = e.valid_up_to();
+        let reason = match coding_declaration(bytes) {
+            Some((coding, line)) if !coding.eq_ignore_ascii_case("utf-8") && !coding.eq_ignore_ascii_case("utf8") => {
+                format!("encoded as {coding} (coding declaration on line {line}): strata reads UTF-8 source only; re-encode the file as UTF-8")
+            }
+            _ => format!(
+                "not valid UTF-8 (byte {at}, line {}) and no coding declaration: Python 3 rejects it too; re-encode the file as UTF-8",
+                line_of(at)
+            ),
+        };
+        return Err(SourceError::Encoding(reason));
+    }
+    Ok(())
+}
+
+/// The encoding a PEP 263 declaration on one of the first two lines names, with its line.
+fn coding_declaration(bytes: &[u8]) -> Option<(String, usize)> {
+    let mut lines = bytes.split(|b| *b == b'\n');
+    for (i, line) in lines.by_ref().take(2).enumerate() {
+        let line = String::from_utf8_lossy(line);
+        let Some(comment) = line.trim_start().strip_prefix('#') else { continue };
+        if let Some(at) = comment.find("coding") {
+            let rest = &comment[at + "coding".len()..];
+            let Some(rest) = rest.strip_prefix([':', '=']) else { continue };
+            let name: String = rest
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                .collect();
+            return (!name.is_empty()).then_some((name, i + 1));
+        }
+    }
+    None
 }
 
 /// A parsed Python file: its text, tree and where it lives in the project.
@@ -42,12 +115,14 @@ pub struct SourceFile {
 
 impl SourceFile {
     /// Decodes and parses `bytes`; a leading BOM is kept in `text` so byte offsets match the file.
+    /// Files Python 3 would reject are errors too (see [`rejection`]), even when tree-sitter,
+    /// which also reads Python 2, parses them.
     pub fn parse(rel_path: String, abs_path: PathBuf, bytes: Vec<u8>) -> Result<Self, SourceError> {
-        let text = String::from_utf8(bytes).map_err(|e| SourceError::NotUtf8(e.utf8_error().valid_up_to()))?;
+        check_encoding(&bytes)?;
+        let text = String::from_utf8(bytes).map_err(|_| SourceError::Encoding("not valid UTF-8".into()))?;
         let tree = parse_text(&text)?;
-        if let Some(bad) = first_error(tree.root_node()) {
-            let pos = bad.start_position();
-            return Err(SourceError::Syntax { line: pos.row + 1, column: pos.column + 1 });
+        if let Some(error) = rejection(&tree, &text) {
+            return Err(error);
         }
         Ok(Self::from_parts(rel_path, abs_path, text, tree))
     }
@@ -113,9 +188,25 @@ pub fn parse_text(text: &str) -> Result<Tree, SourceError> {
     parser.parse(text, None).ok_or(SourceError::ParserFailed)
 }
 
-/// True when `text` is syntactically valid Python (used to validate every rewritten file).
+/// True when `text` is syntactically valid Python 3 (used to validate every rewritten file).
 pub fn is_valid_python(text: &str) -> bool {
-    parse_text(text).is_ok_and(|tree| first_error(tree.root_node()).is_none())
+    parse_text(text).is_ok_and(|tree| rejection(&tree, text).is_none())
+}
+
+/// Why Python 3 would not parse `text` (its tree): a syntax error (an ERROR or MISSING node) or a
+/// construct tree-sitter accepts and Python 3.12 rejects; `None` when it parses.
+pub fn rejection(tree: &Tree, text: &str) -> Option<SourceError> {
+    let root = tree.root_node();
+    if let Some(bad) = first_error(root) {
+        let pos = bad.start_position();
+        return Some(SourceError::Syntax { line: pos.row + 1, column: pos.column + 1 });
+    }
+    let found = validity::check(root, text)?;
+    let line_start = text[..found.offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[..found.offset].matches('\n').count() + 1;
+    let column = text[line_start..found.offset].chars().count() + 1;
+    let hint = if found.hint.is_empty() { String::new() } else { format!(" ({})", found.hint) };
+    Some(SourceError::NotPython3 { what: found.what, hint, line, column })
 }
 
 /// The first ERROR or MISSING node in document order, if any.
@@ -135,6 +226,88 @@ pub fn first_error(root: Node) -> Option<Node> {
         }
     }
     None
+}
+
+/// The code of `nodes` (one node, or a run of siblings) as one logical line: line breaks inside
+/// brackets and backslash continuations (with the comments between) are joined, so `session \
+/// .commit()` reads `session.commit()` and `(await session\n    .rollback())` reads `(await
+/// session.rollback())`. Code on one line comes back as written (borrowed), strings are kept
+/// whole, and code holding statements (a block) is returned as written.
+pub fn code_text<'s>(source: &'s str, nodes: &[Node]) -> Cow<'s, str> {
+    let (Some(first), Some(last)) = (nodes.first(), nodes.last()) else { return Cow::Borrowed("") };
+    let raw = &source[first.start_byte()..last.end_byte()];
+    if !raw.contains(['\n', '\\']) || nodes.iter().any(|n| is_statement(*n)) {
+        return Cow::Borrowed(raw);
+    }
+    let mut tokens: Vec<Range<usize>> = Vec::new();
+    let mut pieces: Vec<Node> = nodes.to_vec();
+    if let (true, Some(parent)) = (nodes.len() > 1, first.parent()) {
+        // The tokens between the siblings (commas) belong to the run too.
+        let mut cursor = parent.walk();
+        let within = |c: &Node| c.start_byte() >= first.start_byte() && c.end_byte() <= last.end_byte();
+        pieces = parent.children(&mut cursor).filter(within).collect();
+    }
+    for piece in pieces {
+        if !collect_tokens(piece, &mut tokens) {
+            return Cow::Borrowed(raw);
+        }
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut previous: Option<Range<usize>> = None;
+    for token in tokens {
+        if let Some(prev) = previous {
+            let gap = &source[prev.end..token.start];
+            if gap.contains(['\n', '\\', '#']) {
+                out.push_str(joint(&source[prev], &source[token.clone()]));
+            } else {
+                out.push_str(gap);
+            }
+        }
+        out.push_str(&source[token.clone()]);
+        previous = Some(token);
+    }
+    if out == raw {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(out)
+    }
+}
+
+/// The leaf tokens of `node` in order (a string counts as one token; comments and line
+/// continuations as none); false when it holds a block of statements.
+fn collect_tokens(node: Node, out: &mut Vec<Range<usize>>) -> bool {
+    if node.is_extra() {
+        return true;
+    }
+    match node.kind() {
+        "block" => false,
+        "string" => {
+            out.push(node.byte_range());
+            true
+        }
+        _ if node.child_count() == 0 => {
+            out.push(node.byte_range());
+            true
+        }
+        _ => {
+            let mut cursor = node.walk();
+            let children: Vec<Node> = node.children(&mut cursor).collect();
+            children.into_iter().all(|c| collect_tokens(c, out))
+        }
+    }
+}
+
+/// What joins two tokens that a line break separated: nothing around brackets and dots, else a space.
+fn joint(prev: &str, next: &str) -> &'static str {
+    let word_end = prev.ends_with(|c: char| c.is_alphanumeric() || matches!(c, '_' | ')' | ']' | '}' | '"' | '\''));
+    if next.starts_with([')', ']', '}', '.', ',', ':', ';'])
+        || prev.ends_with(['(', '[', '{', '.'])
+        || (word_end && next.starts_with(['(', '[']))
+    {
+        ""
+    } else {
+        " "
+    }
 }
 
 fn line_starts(text: &str) -> Vec<usize> {
@@ -315,7 +488,10 @@ mod tests {
         let err = SourceFile::parse("a.py".into(), "a.py".into(), b"def f(:\n  pass\n".to_vec()).err();
         assert!(matches!(err, Some(SourceError::Syntax { line: 1, .. })), "{err:?}");
         let err = SourceFile::parse("a.py".into(), "a.py".into(), vec![b'x', 0xff]).err();
-        assert_eq!(err, Some(SourceError::NotUtf8(1)));
+        assert!(
+            matches!(&err, Some(SourceError::Encoding(m)) if m.contains("not valid UTF-8 (byte 1, line 1)")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -297,8 +297,8 @@ pub struct LoadedRecipe {
 pub enum RecipeError {
     #[error(transparent)]
     Toml(#[from] TomlFileError),
-    #[error("cannot read recipe directory {path}: {source}")]
-    ReadDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot read recipe directory {path}: {error}")]
+    ReadDir { path: PathBuf, error: std::io::Error },
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
     #[error("recipe id `{id}` is defined twice: {first} and {second}; rename one")]
@@ -341,7 +341,7 @@ pub fn load(dirs: &[PathBuf]) -> Result<Vec<LoadedRecipe>, RecipeError> {
 }
 
 fn recipe_files(dir: &Path) -> Result<Vec<PathBuf>, RecipeError> {
-    let read_err = |source| RecipeError::ReadDir { path: dir.to_path_buf(), source };
+    let read_err = |error| RecipeError::ReadDir { path: dir.to_path_buf(), error };
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(read_err)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -430,4 +430,13 @@ pub fn expand<'r>(ids: &[String], all: &'r [LoadedRecipe]) -> Result<Vec<&'r Loa
         }
     }
     Ok(out)
+}
+
+/// The TOML text a recipe was read from, to point an error at its line; `None` when it cannot be
+/// read again.
+pub fn source_text(origin: &Origin) -> Option<String> {
+    match origin {
+        Origin::Shipped(name) => builtin::SHIPPED.iter().find(|(n, _)| n == name).map(|(_, text)| text.to_string()),
+        Origin::Project(path) => std::fs::read_to_string(path).ok(),
+    }
 }

@@ -32,6 +32,46 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("wiring_call.py.j2", include_str!("../../recipes/templates/wiring_call.py.j2")),
 ];
 
+/// The variables the templates of generated code are rendered with (besides the L2 file's layer
+/// captures); a project's override of a template may use only these (checked at load).
+pub const TEMPLATE_VARS: &[&str] = &[
+    "body",
+    "class_name",
+    "definitions",
+    "domain",
+    "driver_alias",
+    "driver_async",
+    "driver_module",
+    "driver_package",
+    "driver_path",
+    "endpoint",
+    "function",
+    "handler_method",
+    "handler_module",
+    "handler_path",
+    "imports",
+    "inputs",
+    "is_async",
+    "l2_path",
+    "lazy_import",
+    "live_results",
+    "method",
+    "module",
+    "on_failure",
+    "operation",
+    "outputs",
+    "params",
+    "registry",
+    "registry_param",
+    "reraise",
+    "result_var",
+    "returns",
+    "session",
+    "session_async",
+    "tenant",
+    "writes",
+];
+
 pub const PARAMS: &[&str] = &["endpoint_decorator", "http_names", "tenant_names"];
 
 /// A route on an `APIRouter` (any name with `router` in it) or on the FastAPI application (`app`).
@@ -397,8 +437,11 @@ fn naming_path(call: &TransformCall, template: &str) -> Result<Option<String>, M
     if template.trim().is_empty() {
         return Ok(None);
     }
-    let context = Value::from_serialize(&call.analysed.placement.captures);
-    call.project.templates.render_str(template, &context).map(Some).map_err(|e| format!("naming template: {e}"))
+    let context = minijinja::context! {
+        registry => Value::from_serialize(&call.project.config.file.registry),
+        ..Value::from_serialize(&call.analysed.placement.captures)
+    };
+    call.project.templates.render_str(template, &context).map(Some).map_err(super::template_failure)
 }
 
 /// Where a relative import of a router copied from elsewhere can only have pointed: `resolved`
@@ -866,20 +909,21 @@ impl<'a, 't> Extraction<'a, 't> {
 
     fn render(&self, template: &str) -> Result<String, ManualReason> {
         let context = Value::from_serialize(&self.vars);
-        self.call
-            .project
-            .templates
-            .render(&format!("extract/{template}"), &context)
-            .map_err(|e| format!("template error: {e}"))
+        self.call.project.templates.render(&format!("extract/{template}"), &context).map_err(super::template_failure)
     }
 
     fn render_str(&self, source: &str) -> Result<String, ManualReason> {
-        self.call.project.templates.render_str(source, &Value::from_serialize(&self.vars)).map_err(|e| e.to_string())
+        let context = Value::from_serialize(&self.vars);
+        self.call.project.templates.render_str(source, &context).map_err(super::template_failure)
     }
 
     /// Names of everything generated: operation, files, class, methods, fresh locals.
     fn name_things(&mut self, domain: &str, module: &str) -> Result<(), ManualReason> {
         let config = &self.call.project.config.file;
+        // Naming templates see every capture of the L2 file's layer pattern, as `naming_path` does.
+        for (name, value) in &self.call.analysed.placement.captures {
+            self.set(name, value);
+        }
         self.set("domain", domain);
         self.set("module", module);
         self.set("registry", &config.registry);
@@ -948,7 +992,7 @@ impl<'a, 't> Extraction<'a, 't> {
     }
 
     /// The template variables of one run: its function, handler method, parameters and flow.
-    fn enter_segment(&mut self, index: usize) {
+    fn enter_segment(&mut self, index: usize) -> Result<(), ManualReason> {
         // Each builtin exception type with the error code the registry gives it.
         let reraise: Vec<(String, String)> = self.segments[index]
             .reraise
@@ -960,10 +1004,10 @@ impl<'a, 't> Extraction<'a, 't> {
                     .project
                     .templates
                     .render_str(&self.call.project.config.file.registry.error_code, &context)
-                    .unwrap_or_default();
-                (t.clone(), code)
+                    .map_err(super::template_failure)?;
+                Ok((t.clone(), code))
             })
-            .collect();
+            .collect::<Result<_, ManualReason>>()?;
         let segment = &self.segments[index];
         let mut params: Vec<(String, String)> =
             vec![("method".into(), crate::templates::python_string(&segment.handler_method[1..]))];
@@ -987,6 +1031,7 @@ impl<'a, 't> Extraction<'a, 't> {
         for (name, value) in values {
             self.vars.insert(name.to_string(), value);
         }
+        Ok(())
     }
 
     /// The first statement of `execute` in the handler class template: a class whose `execute`
@@ -1019,7 +1064,7 @@ impl<'a, 't> Extraction<'a, 't> {
         let mut edits = Vec::new();
         let mut on_failure = String::new();
         for index in 0..self.segments.len() {
-            self.enter_segment(index);
+            self.enter_segment(index)?;
             on_failure = self.render("on_failure.py.j2")?;
             // The call site puts it under `if not ...success:`; its later lines indent with it.
             self.set("on_failure", on_failure.trim().replace('\n', "\n    "));
@@ -1090,7 +1135,7 @@ impl<'a, 't> Extraction<'a, 't> {
         let file = self.file;
         let mut function = String::new();
         for index in 0..self.segments.len() {
-            self.enter_segment(index);
+            self.enter_segment(index)?;
             let lines = self.range_lines(index);
             // Only this run's own edits: the lines of the other runs are not in its text.
             let moved = apply(&file.text[lines.clone()], &shift(&self.segments[index].driver_edits, lines.start))?;
@@ -1318,7 +1363,7 @@ impl<'a, 't> Extraction<'a, 't> {
             .ok_or_else(|| format!("`{class_name}.execute` in {path} does not end with a fallback `return`"))?;
         let (mut branch, mut method) = (String::new(), String::new());
         for index in 0..self.segments.len() {
-            self.enter_segment(index);
+            self.enter_segment(index)?;
             branch.push_str(&self.render("handler_branch.py.j2")?);
             method.push_str(&self.render("handler_method.py.j2")?);
         }

@@ -63,13 +63,39 @@ pub fn validate(name: &str, params: &toml::Table) -> Result<(), String> {
 }
 
 /// Registers the templates of generated code, preferring a project's override in `<recipe dir>/templates/`.
-pub fn register_templates(templates: &mut Templates, recipe_dirs: &[PathBuf]) -> Result<(), TemplateError> {
+/// Each is checked against the variables the transform renders it with (and the layer `captures`),
+/// so a misspelt name in an override fails at load time with its file, line and name.
+pub fn register_templates(
+    templates: &mut Templates,
+    recipe_dirs: &[PathBuf],
+    captures: &[String],
+) -> Result<(), TemplateError> {
+    let names = extract::TEMPLATE_VARS.iter().map(|v| v.to_string()).chain(captures.iter().cloned()).collect();
+    let scope = crate::templates::Scope { names, config: None };
     for (name, builtin) in extract::TEMPLATES {
-        let override_text =
-            recipe_dirs.iter().find_map(|dir| std::fs::read_to_string(dir.join("templates").join(name)).ok());
-        templates.add(&format!("extract/{name}"), override_text.as_deref().unwrap_or(builtin))?;
+        let overridden = recipe_dirs.iter().find_map(|dir| {
+            let path = dir.join("templates").join(name);
+            std::fs::read_to_string(&path).ok().map(|text| (path, text))
+        });
+        let (file, text) = match &overridden {
+            Some((path, text)) => (path.display().to_string(), text.as_str()),
+            None => (format!("<shipped>/templates/{name}"), *builtin),
+        };
+        if let Err(problem) = templates.check(text, &scope) {
+            return Err(crate::templates::load_error(&file, Some(text), Some(0..text.len()), name, problem));
+        }
+        templates.add(&format!("extract/{name}"), text)?;
     }
     Ok(())
+}
+
+/// How a transform's reason starts when a template failed to render: an error in the project's
+/// templates, reported as an error for that change set, never as a site to fix by hand.
+pub const TEMPLATE_FAILURE: &str = "template error: ";
+
+/// The reason for a template that failed to render (see [`TEMPLATE_FAILURE`]).
+pub fn template_failure(error: TemplateError) -> ManualReason {
+    format!("{TEMPLATE_FAILURE}{error}")
 }
 
 /// What a transform's result depends on besides the file: matches with the same key get the same

@@ -147,3 +147,25 @@ pub fn tree_bytes(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 pub fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"))
 }
+
+/// `register_all_handlers`' module in the default layout.
+pub const WIRING: &str = "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/__init__.py";
+
+/// What the extraction's generated code imports in the default layout: the registry module, the
+/// handlers package with `register_all_handlers`, and the modules L2 fixtures import from (the
+/// semantic guard checks that every import a rewrite writes resolves).
+pub fn write_registry_scaffold(root: &Path) {
+    write(root, WIRING, "def register_all_handlers(registry):\n    pass\n");
+    write(
+        root,
+        "backend/app/hoc/cus/hoc_spine/orchestrator/operation_registry.py",
+        "class OperationContext:\n    pass\n\n\nclass OperationResult:\n    pass\n\n\ndef get_operation_registry():\n    pass\n",
+    );
+    write(
+        root,
+        "backend/app/db.py",
+        "def get_session():\n    pass\n\n\ndef get_db():\n    pass\n\n\ndef open_session():\n    pass\n",
+    );
+    write(root, "backend/app/models.py", "class Item:\n    pass\n");
+    write(root, "backend/app/hoc/models.py", "class Item:\n    pass\n");
+}
