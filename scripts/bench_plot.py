@@ -36,12 +36,13 @@ def main() -> int:
         if not points:
             continue
         points.sort()
-        x = [p[0] for p in points]
-        wall_ax.plot(x, [p[1] for p in points], style, label=label)
-        rss_ax.plot(x, [p[2] for p in points], style, label=label)
+        (line,) = wall_ax.plot([p[0] for p in points], [p[1] for p in points], style, label=label)
+        # A killed run has a lower bound of its time and no peak RSS.
+        rss_ax.plot([p[0] for p in points if not p[3]], [p[2] for p in points if not p[3]], style, label=label)
         for lines, wall, _, timed_out in points:
-            if timed_out:  # a killed run: its time is a lower bound
-                wall_ax.annotate("timed out", (lines, wall), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            if timed_out:
+                wall_ax.plot([lines], [wall], "^", color=line.get_color(), markersize=11, fillstyle="none")
+                wall_ax.annotate("timed out (≥)", (lines, wall), textcoords="offset points", xytext=(-70, 8), fontsize=7)
     for ax, title, unit in ((wall_ax, "wall time (median)", "seconds"), (rss_ax, "peak RSS (median)", "MiB")):
         ax.set_xscale("log")
         ax.set_yscale("log")
