@@ -272,7 +272,7 @@ impl Project {
             .find(|p| {
                 let required = p.layer.as_ref().and_then(|layer| self.requirements.get(layer));
                 required.map_or(true, |m| {
-                    m.find_first(file.tree.root_node(), &file_only(&file), &mut Default::default(), |_| true)
+                    m.find_first(file.tree.root_node(), &FileContext::alone(&file), &mut Default::default(), |_| true)
                 })
             })
             .unwrap_or_default();
@@ -416,11 +416,6 @@ fn layer_requirements(config: &Config) -> Result<HashMap<String, Matcher>, Engin
             Ok((name.clone(), matcher))
         })
         .collect()
-}
-
-/// A file on its own, for questions about its code alone (a layer requirement).
-fn file_only(file: &SourceFile) -> FileContext<'_> {
-    FileContext { file, module: None, is_package: false, callers: None, facts: None }
 }
 
 /// A recipe's templates being registered; its file is read only to place an error.

@@ -103,7 +103,7 @@ impl CallerMatches {
         if let Some(known) = self.0.lock().ok().and_then(|memo| memo.get(&key).cloned()) {
             return known;
         }
-        let ctx = FileContext { file, module: None, is_package: false, callers: None, facts: None };
+        let ctx = FileContext::alone(file);
         let mut starts = Vec::new();
         for_each_node(function, |n| {
             if m.matches_at(n, &ctx, &mut Bindings::default()) {
@@ -118,7 +118,12 @@ impl CallerMatches {
     }
 }
 
-impl FileContext<'_> {
+impl<'f> FileContext<'f> {
+    /// A file on its own, for questions about its code alone (no callers, no project facts).
+    pub fn alone(file: &'f SourceFile) -> Self {
+        FileContext { file, module: None, is_package: false, callers: None, facts: None }
+    }
+
     fn text(&self) -> &str {
         &self.file.text
     }
