@@ -1,6 +1,7 @@
 //! Output: rendering check results as text, JSON, SARIF or GitHub annotations, and the statistics table.
 
 pub mod diff;
+pub mod evidence;
 pub mod fix_summary;
 pub mod github;
 pub mod json;
