@@ -34,6 +34,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Apply fixes to the working tree.
     Fix(FixArgs),
+    /// Fix a commit's tree into commits on a branch, without touching the working tree, the index
+    /// or HEAD; optionally push it and open a pull request.
+    Migrate(MigrateArgs),
+    /// The evidence of a migration: counts per rule before and after, change sets with their
+    /// diffs, manual sites, exceptions, and how to reproduce it.
+    Report(ReportArgs),
     /// Accept the current violations: write them into the exceptions file, one counted entry per
     /// rule and file, so that `check` fails only on new ones.
     Baseline(BaselineArgs),
@@ -130,6 +136,83 @@ pub struct FixArgs {
     /// The same as `--format json` (kept for scripts written against earlier versions).
     #[arg(long, hide = true)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// The branch to write the commits to.
+    #[arg(long, value_name = "NAME")]
+    pub branch: String,
+    /// The commit to start from.
+    #[arg(long, value_name = "REF", default_value = "HEAD")]
+    pub base: String,
+    /// How to cut the fixes into commits.
+    #[arg(long, value_enum, default_value_t = crate::migrate::CommitPer::Recipe)]
+    pub commit_per: crate::migrate::CommitPer,
+    /// Rebuild an existing branch from the base (refused when it carries commits strata did not write).
+    #[arg(long)]
+    pub update: bool,
+    /// With --update, drop commits strata did not write; with --push, overwrite a remote branch
+    /// someone else moved.
+    #[arg(long)]
+    pub force: bool,
+    /// Author and committer, "Name <email>" (default: git's user.name and user.email).
+    #[arg(long, value_name = "WHO")]
+    pub author: Option<String>,
+    /// Also apply unsafe fixes.
+    #[arg(long = "unsafe")]
+    pub unsafe_fixes: bool,
+    /// Write the Markdown report to this file instead of the last commit's body.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Push the branch to this remote (with a lease: a remote branch someone else moved is not overwritten).
+    #[arg(long, value_name = "REMOTE")]
+    pub push: Option<String>,
+    /// Open a pull request for the branch, or update the open one (needs --push; token in STRATA_GITHUB_TOKEN).
+    #[arg(long, requires = "push")]
+    pub pr: bool,
+    /// The REST API of the forge (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, value_name = "URL", default_value = "https://api.github.com")]
+    pub api_url: String,
+    /// The branch the pull request merges into (default: the --base name when it is a branch).
+    #[arg(long, value_name = "NAME")]
+    pub pr_base: Option<String>,
+    /// Write the pull request's body to this file (for bots that open the PR themselves).
+    #[arg(long, value_name = "FILE")]
+    pub pr_body_file: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// The commit the migration starts from.
+    #[arg(long, value_name = "REF", default_value = "HEAD")]
+    pub base: String,
+    /// The migrated commit (a branch `migrate` wrote); without it, the report shows what migrating
+    /// the base would do.
+    #[arg(long, value_name = "REF")]
+    pub head: Option<String>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+    pub format: ReportFormat,
+    /// Also apply unsafe fixes (as `migrate --unsafe`).
+    #[arg(long = "unsafe")]
+    pub unsafe_fixes: bool,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Json,
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -37,6 +37,8 @@ pub struct ConfigFile {
     pub naming: NamingConfig,
     #[serde(default)]
     pub recipes: RecipeSelection,
+    #[serde(default)]
+    pub migrate: MigrateConfig,
     #[serde(default = "default_exceptions_file")]
     pub exceptions: String,
 }
@@ -155,6 +157,44 @@ impl Default for NamingConfig {
             operation: "{{ domain }}.{{ module }}".into(),
         }
     }
+}
+
+/// Templates of what `migrate` writes: commit messages and the pull request's title.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateConfig {
+    /// A commit's subject; sees `rules`, `change_sets` and `manual` (as the body does).
+    #[serde(default = "default_subject")]
+    pub subject: String,
+    /// A commit's body; sees `rules` (ids), `change_sets` (`id`, `rule`, `location`,
+    /// `description`) and `manual` (`rule`, `location`, `reason`: the sites of its rules left
+    /// for a person, listed in the last commit of their rule).
+    #[serde(default = "default_body")]
+    pub body: String,
+    /// The pull request's title; sees `branch`, `rules` and `change_sets` (all of them).
+    #[serde(default = "default_pr_title")]
+    pub pr_title: String,
+}
+
+impl Default for MigrateConfig {
+    fn default() -> Self {
+        // The built-in layout's [migrate] table is the one source of these defaults (it sets
+        // every key, so no field default runs here).
+        let table: toml::Table = toml::from_str(DEFAULT_TOML).expect("the built-in configuration parses");
+        table["migrate"].clone().try_into().expect("the built-in [migrate] table is complete")
+    }
+}
+
+fn default_subject() -> String {
+    MigrateConfig::default().subject
+}
+
+fn default_body() -> String {
+    MigrateConfig::default().body
+}
+
+fn default_pr_title() -> String {
+    MigrateConfig::default().pr_title
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

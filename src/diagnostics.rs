@@ -305,7 +305,7 @@ pub fn check_with(
         if !matches!(disposition, Disposition::Violation) {
             continue;
         }
-        let room = |i: usize| items[i].entry.count.map_or(true, |count| matched[i] < count);
+        let room = |i: usize| items[i].entry.count.is_none_or(|count| matched[i] < count);
         if let Some(index) = project.exceptions.covering(&finding.rule, &finding.path, room) {
             matched[index] += 1;
             *disposition = Disposition::Excepted(ExceptedBy::File(index));

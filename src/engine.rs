@@ -137,6 +137,11 @@ impl Project {
         minijinja::context! { config => self.config_value.clone(), ..minijinja::Value::from_serialize(vars) }
     }
 
+    /// Renders a template given as text (a configuration value) with structured variables.
+    pub fn render_str(&self, source: &str, context: &minijinja::Value) -> Result<String, TemplateError> {
+        self.templates.render_str(source, context)
+    }
+
     /// Renders a recipe's template (named by [`template_name`]) for a match's variables.
     pub fn render(&self, name: &str, vars: &BTreeMap<String, String>) -> Result<String, TemplateError> {
         self.templates.render(name, &self.template_context(vars))
@@ -271,7 +276,7 @@ impl Project {
             .into_iter()
             .find(|p| {
                 let required = p.layer.as_ref().and_then(|layer| self.requirements.get(layer));
-                required.map_or(true, |m| {
+                required.is_none_or(|m| {
                     m.find_first(file.tree.root_node(), &FileContext::alone(&file), &mut Default::default(), |_| true)
                 })
             })
@@ -451,7 +456,13 @@ fn check_config_templates(templates: &Templates, config: &Config) -> Result<(), 
     names.extend(["domain", "module", "registry"].map(String::from));
     let scope = Scope { names, config: None };
     let exception = Scope { names: ["exception".to_string()].into(), config: None };
+    let commit = Scope { names: ["rules", "change_sets", "manual"].map(String::from).into(), config: None };
+    let pr = Scope { names: ["branch", "rules", "change_sets"].map(String::from).into(), config: None };
+    let migrate = &config.file.migrate;
     let checks = [
+        ("migrate", "subject", &migrate.subject, &commit),
+        ("migrate", "body", &migrate.body, &commit),
+        ("migrate", "pr_title", &migrate.pr_title, &pr),
         ("naming", "driver_path", &naming.driver_path, &scope),
         ("naming", "handler_module", &naming.handler_module, &scope),
         ("naming", "handler_class", &naming.handler_class, &scope),

@@ -118,7 +118,7 @@ impl Layers {
         let mut names: Vec<String> = self
             .layers
             .iter()
-            .filter(|l| layer.map_or(true, |name| l.name == name))
+            .filter(|l| layer.is_none_or(|name| l.name == name))
             .flat_map(|l| &l.patterns)
             .flat_map(|p| p.regex.capture_names().flatten().map(str::to_string))
             .collect();

@@ -3,7 +3,7 @@
 //! The pipeline, one module per stage: [`config`] and [`recipe`] (what to do) → [`discover`] and
 //! [`layers`] (which files) → [`python`] (parse once) → [`matching`] (what matches) → [`diagnostics`]
 //! and [`output`] (report) → [`fix`] and [`transform`] (plan change sets) → [`edit`] (apply, validate,
-//! write atomically).
+//! write atomically) → [`migrate`] (a fix run on a commit's tree, as commits on a branch).
 
 pub mod callers;
 pub mod cli;
@@ -19,6 +19,7 @@ pub mod git;
 pub mod guard;
 pub mod layers;
 pub mod matching;
+pub mod migrate;
 pub mod output;
 pub mod python;
 pub mod recipe;

@@ -6,7 +6,9 @@ mod completions;
 mod explain;
 mod fix;
 mod init;
+mod migrate;
 mod recipes;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +21,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(&cli.global, &args),
         Command::Baseline(args) => baseline::run(&cli.global, &args),
         Command::Fix(args) => fix::run(&cli.global, &args),
+        Command::Migrate(args) => migrate::run(&cli.global, &args),
+        Command::Report(args) => report::run(&cli.global, &args),
         Command::Recipes { command } => recipes::run(&cli.global, &command),
         Command::Init { dir, force } => init::run(&dir, force),
         Command::Explain(args) => explain::run(&cli.global, &args),

@@ -66,6 +66,9 @@ pub struct FixOutcome {
     pub errors: Vec<NotApplied>,
     pub skipped_files: Vec<Skipped>,
     pub passes: usize,
+    /// The pass each change set of `applied` was applied in (same order), for [`steps`].
+    #[serde(skip)]
+    pub applied_passes: Vec<usize>,
     /// True when MAX_PASSES was reached with fixes still pending.
     pub hit_pass_limit: bool,
     /// Original text of each changed file (`None` for created files).
@@ -211,7 +214,7 @@ pub fn run(
         staged.extend(accepted);
         next_scope.extend(staged.iter().flat_map(|cs| cs.files.iter().map(|f| f.path.clone())));
         next_scope.extend(staged.iter().map(|cs| cs.source.clone()));
-        commit_pass(project, staged, &mut outcome);
+        commit_pass(project, pass, staged, &mut outcome);
         scope = Some(next_scope);
     }
     outcome.hit_pass_limit = !converged;
@@ -323,43 +326,85 @@ fn combined<'c>(change_sets: impl Iterator<Item = &'c ChangeSet>) -> BTreeMap<&'
     per_file
 }
 
-fn commit_pass(project: &Project, staged: Vec<ChangeSet>, outcome: &mut FixOutcome) {
-    let per_file: BTreeMap<String, Vec<Edit>> =
-        combined(staged.iter()).into_iter().map(|(path, (_, edits))| (path.to_string(), edits)).collect();
-    let mut broken: BTreeSet<String> = BTreeSet::new();
-    let mut results: BTreeMap<String, String> = BTreeMap::new();
-    for (path, edits) in &per_file {
-        let current = current_text(project, &outcome.contents, path);
-        match edit::apply(current.as_deref().unwrap_or(""), edits) {
-            Ok(new) if !path.ends_with(".py") || python::is_valid_python(&new) => {
-                results.insert(path.clone(), new);
-            }
-            _ => {
-                broken.insert(path.clone());
+fn commit_pass(project: &Project, pass: usize, mut staged: Vec<ChangeSet>, outcome: &mut FixOutcome) {
+    // Change sets that break a file together are dropped and the rest combined again, so that
+    // the contents are exactly the applied change sets' edits (what `steps` replays).
+    let results = loop {
+        let per_file = combined(staged.iter());
+        let mut broken: BTreeSet<String> = BTreeSet::new();
+        let mut results: BTreeMap<String, String> = BTreeMap::new();
+        for (path, (_, edits)) in &per_file {
+            let current = current_text(project, &outcome.contents, path);
+            match edit::apply(current.as_deref().unwrap_or(""), edits) {
+                Ok(new) if !path.ends_with(".py") || python::is_valid_python(&new) => {
+                    results.insert(path.to_string(), new);
+                }
+                _ => {
+                    broken.insert(path.to_string());
+                }
             }
         }
-    }
-    for cs in staged {
-        if cs.files.iter().any(|f| broken.contains(&f.path)) {
+        if broken.is_empty() {
+            break results;
+        }
+        let (bad, good): (Vec<ChangeSet>, Vec<ChangeSet>) =
+            staged.into_iter().partition(|cs| cs.files.iter().any(|f| broken.contains(&f.path)));
+        for cs in bad {
             let why = "together with other fixes in the same pass the result would not parse; fix it separately".into();
             outcome.dropped.push(NotApplied { change_set: cs, why });
-            continue;
         }
-        outcome.applied.push(cs);
-    }
+        staged = good;
+    };
+    outcome.applied_passes.extend(std::iter::repeat_n(pass, staged.len()));
+    outcome.applied.extend(staged);
     for (path, new) in results {
-        let touched_by_dropped = outcome.dropped.iter().any(|d| d.change_set.files.iter().any(|f| f.path == path));
-        if broken.contains(&path)
-            || (touched_by_dropped && !outcome.applied.iter().any(|a| a.files.iter().any(|f| f.path == path)))
-        {
-            continue;
-        }
         if !outcome.originals.contains_key(&path) {
             let original = std::fs::read_to_string(project.root().join(&path)).ok();
             outcome.originals.insert(path.clone(), original);
         }
         outcome.contents.insert(path, new);
     }
+}
+
+/// One applied change set and the files it changed: each file's text before and after it.
+pub struct Step<'o> {
+    pub change_set: &'o ChangeSet,
+    /// Path → (text before, `None` for a file it created; text after).
+    pub files: BTreeMap<String, (Option<String>, String)>,
+}
+
+/// The run replayed one change set at a time, in the order applied: the change sets of a pass do
+/// not conflict, so each is applied on its own to the pass's starting texts, on top of those of
+/// the pass before it. The last step's texts are the run's contents.
+pub fn steps(outcome: &FixOutcome) -> Result<Vec<Step<'_>>, edit::ApplyError> {
+    let mut state: BTreeMap<String, Option<String>> = outcome.originals.clone();
+    let mut out = Vec::new();
+    let mut pass_start = state.clone();
+    let mut current_pass = 0;
+    let mut in_pass: Vec<&ChangeSet> = Vec::new();
+    for (cs, &pass) in outcome.applied.iter().zip(&outcome.applied_passes) {
+        if pass != current_pass {
+            pass_start = state.clone();
+            current_pass = pass;
+            in_pass.clear();
+        }
+        in_pass.push(cs);
+        let mut files = BTreeMap::new();
+        for file in &cs.files {
+            let edits: Vec<Edit> =
+                combined(in_pass.iter().copied().filter(|c| c.files.iter().any(|f| f.path == file.path)))
+                    .remove(file.path.as_str())
+                    .map(|(_, edits)| edits)
+                    .unwrap_or_default();
+            let base = pass_start.get(&file.path).cloned().flatten();
+            let new = edit::apply(base.as_deref().unwrap_or(""), &edits)?;
+            let before = state.get(&file.path).cloned().flatten();
+            state.insert(file.path.clone(), Some(new.clone()));
+            files.insert(file.path.clone(), (before, new));
+        }
+        out.push(Step { change_set: cs, files });
+    }
+    Ok(out)
 }
 
 /// What `fix` would do with each match of a file, as fix hints by `(rule, path:line:col)`: the

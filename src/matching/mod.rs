@@ -337,9 +337,9 @@ impl Matcher {
         }
         let mut trial = env.clone();
         let found = match &self.finder {
-            Finder::Patterns(patterns) => patterns.iter().any(|p| {
-                p.root_kind().map_or(true, |k| k == node.kind()) && p.match_node(node, ctx.text(), &mut trial)
-            }),
+            Finder::Patterns(patterns) => patterns
+                .iter()
+                .any(|p| p.root_kind().is_none_or(|k| k == node.kind()) && p.match_node(node, ctx.text(), &mut trial)),
             Finder::Query(query) => query_at(query, node, ctx, &mut trial),
             Finder::KindOnly => true,
         };

@@ -44,8 +44,8 @@ impl LiteralIndex {
 
     /// Some alternative of the rule's prefilter has all its literals in the file.
     pub fn passes(&self, rule: &Rule, found: &Found) -> bool {
-        let present = |literal: &String| self.ids.get(literal).map_or(true, |&i| found.0[i]);
-        rule.prefilter().map_or(true, |alternatives| alternatives.iter().any(|alt| alt.iter().all(present)))
+        let present = |literal: &String| self.ids.get(literal).is_none_or(|&i| found.0[i]);
+        rule.prefilter().is_none_or(|alternatives| alternatives.iter().any(|alt| alt.iter().all(present)))
     }
 }
 

@@ -134,7 +134,7 @@ impl Rule {
     pub fn in_scope(&self, rel_path: &str, placement: &Placement) -> bool {
         let layer_ok = self.layers.is_empty() || placement.layer.as_ref().is_some_and(|l| self.layers.contains(l));
         layer_ok
-            && self.paths.as_ref().map_or(true, |set| set.is_match(rel_path))
+            && self.paths.as_ref().is_none_or(|set| set.is_match(rel_path))
             && !self.exclude.as_ref().is_some_and(|set| set.is_match(rel_path))
     }
 

@@ -5,6 +5,7 @@ pub mod evidence;
 pub mod fix_summary;
 pub mod github;
 pub mod json;
+pub mod report;
 pub mod sarif;
 pub mod text;
 
@@ -70,7 +71,7 @@ impl ColorChoice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty()) && std::io::stdout().is_terminal()
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
             }
         }
     }

@@ -344,7 +344,7 @@ impl<'c> Carrier<'c> {
         let file = self.file;
         let stmt = statement_at(file, binding.stmt_byte_range.clone())
             .ok_or_else(|| format!("`{name}` is bound by a statement strata cannot move"))?;
-        if !stmt.parent().is_some_and(|p| p.kind() == "module") || binding_count(self.bindings, name) > 1 {
+        if stmt.parent().is_none_or(|p| p.kind() != "module") || binding_count(self.bindings, name) > 1 {
             return Err(format!(
                 "`{name}` is defined conditionally or more than once in the L2 module; move it below L2 first"
             ));
@@ -1853,7 +1853,7 @@ fn is_builder(file: &SourceFile, stmt: Node, consumed: &[String], is_http: &dyn 
     if matches!(stmt.kind(), "import_from_statement") {
         // The module of `from m import x` is not a bound name.
         bound.retain(|b| {
-            !stmt.child_by_field_name("module_name").is_some_and(|m| file.node_text(m).split('.').next() == Some(b))
+            stmt.child_by_field_name("module_name").is_none_or(|m| file.node_text(m).split('.').next() != Some(b))
         });
     }
     ok && !bound.is_empty() && bound.iter().all(|b| consumed.contains(b))

@@ -388,7 +388,7 @@ fn opener_of<'t>(
             let pattern = Regex::new(&format!(r"\b{}\b", regex::escape(&local))).expect("escaped");
             text = pattern.replace_all(&text, file.node_text(right)).to_string();
             for_each_node(right, |n| {
-                if n.kind() == "identifier" && !n.parent().is_some_and(|p| p.kind() == "attribute") {
+                if n.kind() == "identifier" && n.parent().is_none_or(|p| p.kind() != "attribute") {
                     reads.insert(file.node_text(n).to_string());
                 }
             });

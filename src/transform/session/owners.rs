@@ -311,7 +311,7 @@ impl<'a> Threading<'a> {
             if passes.is_none() {
                 self.edit(&file, add_argument(&file, call, "session", &name)?);
             }
-            if optional && !rank.is_some_and(|r| r > owner_rank) {
+            if optional && rank.is_none_or(|r| r <= owner_rank) {
                 // In the owner layer `session=None` keeps meaning "open one": the owner does.
                 let header = self.driver.opener.header.replace("{}", &name);
                 self.import_opener(&file)?;
@@ -332,7 +332,7 @@ impl<'a> Threading<'a> {
                 return self.thread_up(&file, function, need, (name, position)).map(|n| vec![n]);
             }
             // The owner layer, or an entry point above it (an endpoint's request session).
-            if !rank.is_some_and(|r| r > owner_rank) {
+            if rank.is_none_or(|r| r <= owner_rank) {
                 return self.own(&file, function, call, &name, Opening::Given, need.class_driver).map(|_| Vec::new());
             }
             if self.commits() && first_time {
@@ -607,7 +607,7 @@ impl<'a> Threading<'a> {
             if own_file && self.group.iter().any(|d| d.unit.name() == name) {
                 return;
             }
-            if !self.ranks(&target.rel_path).0.is_some_and(|r| r > owner_rank) {
+            if self.ranks(&target.rel_path).0.is_none_or(|r| r <= owner_rank) {
                 return;
             }
             let Some(def) = python::top_level_definition(&target, "function_definition", &name) else { return };
