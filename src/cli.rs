@@ -37,6 +37,8 @@ pub enum Command {
     /// Fix a commit's tree into commits on a branch, without touching the working tree, the index
     /// or HEAD; optionally push it and open a pull request.
     Migrate(MigrateArgs),
+    /// Migrate many repositories (local clones or URLs) from a manifest, optionally one shard of it.
+    Batch(BatchArgs),
     /// The evidence of a migration: counts per rule before and after, change sets with their
     /// diffs, manual sites, exceptions, and how to reproduce it.
     Report(ReportArgs),
@@ -183,6 +185,30 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "FILE")]
     pub pr_body_file: Option<PathBuf>,
     /// Print nothing but errors.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// `json`: stdout is one JSON document summing the migration up (for bots and `batch`).
+    #[arg(long, value_enum, default_value_t = FixFormat::Text)]
+    pub format: FixFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// The manifest: `[defaults]` and one `[[repo]]` table per repository (`path` or `url`).
+    pub manifest: PathBuf,
+    /// Run only this stable slice of the manifest, `I/N` (for a CI matrix of N jobs).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::batch::Shard>,
+    /// Repositories migrated at once.
+    #[arg(long, short = 'j', value_name = "J", default_value_t = 2)]
+    pub jobs: usize,
+    /// Clone repositories given by URL into this directory (default: a temporary one, removed at the end).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing but errors and the summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
 }

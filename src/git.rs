@@ -74,6 +74,15 @@ impl Repo {
         Ok(Repo { inner })
     }
 
+    /// Clones `url` into `into` (credentials as for a push).
+    pub fn clone(url: &str, into: &Path) -> Result<Self, GitError> {
+        let config = git2::Config::open_default()?;
+        let mut fetch = git2::FetchOptions::new();
+        fetch.remote_callbacks(callbacks(&config));
+        let inner = git2::build::RepoBuilder::new().fetch_options(fetch).clone(url, into)?;
+        Ok(Repo { inner })
+    }
+
     /// The working tree's top directory (`None` for a bare repository).
     pub fn workdir(&self) -> Option<PathBuf> {
         let dir = self.inner.workdir()?;

@@ -5,6 +5,7 @@
 //! and [`output`] (report) → [`fix`] and [`transform`] (plan change sets) → [`edit`] (apply, validate,
 //! write atomically) → [`migrate`] (a fix run on a commit's tree, as commits on a branch).
 
+pub mod batch;
 pub mod callers;
 pub mod cli;
 pub mod commands;

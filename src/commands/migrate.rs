@@ -95,8 +95,9 @@ pub fn reproduce(selection: &Selection, base: &str, tail: &str) -> Vec<String> {
 }
 
 pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> {
+    let json = args.format == crate::cli::FixFormat::Json;
     let say = |text: String| {
-        if !args.quiet {
+        if !args.quiet && !json {
             eprintln!("{text}");
         }
     };
@@ -129,12 +130,32 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
         short,
         &format!("migrate --branch {} --commit-per {}", args.branch, commit_per_name(args.commit_per)),
     );
+    let mut summary = serde_json::json!({
+        "branch": args.branch,
+        "base": workspace.checkout.revision.commit,
+        "head": existing.map(|o| o.to_string()),
+        "commits": plan.commits.len(),
+        "change_sets": plan.evidence.change_sets.len(),
+        "manual": plan.evidence.manual.len(),
+        "remaining": plan.remaining,
+        "updated": false,
+        "pushed": false,
+    });
     if plan.commits.is_empty() {
         say(format!("nothing to fix on {} ({short}); branch `{}` left as it was", args.base, args.branch));
-        return Ok(ExitCode::SUCCESS);
+        return finish(json, &summary);
     }
     let who = git::signature(repo, args.author.as_deref())?;
-    let messages = migrate::messages(&workspace.project, &plan, None)?;
+    // The evidence goes with the branch: in the last commit's body, or in the file asked for.
+    let report = crate::output::report::markdown(&plan.evidence);
+    let in_body = match &args.report {
+        Some(path) => {
+            std::fs::write(path, &report).with_context(|| format!("cannot write the report to {}", path.display()))?;
+            None
+        }
+        None => Some(report.as_str()),
+    };
+    let messages = migrate::messages(&workspace.project, &plan, in_body)?;
     let head = migrate::write(repo, base, &plan.commits, &messages, &who)?;
     // A rebuild that gives the same tree on the same base keeps the branch (and its pull request) as it is.
     let unchanged = existing.is_some_and(|old| {
@@ -145,6 +166,8 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
         say(format!("branch `{}` is up to date with {} ({short})", args.branch, args.base));
     } else {
         repo.set_branch(&args.branch, head, existing, &format!("strata migrate from {short}"))?;
+        summary["head"] = head.to_string().into();
+        summary["updated"] = true.into();
         let applied = plan.evidence.change_sets.len();
         say(format!(
             "branch `{}`: {} commit{} on {} ({short}), {applied} change set{}; {} site{} left for a person; {} violation{} remain",
@@ -162,6 +185,14 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
     if let Some(remote) = &args.push {
         let pushed = repo.push(remote, &args.branch, args.force)?;
         say(format!("pushed `{}` to {remote} ({})", args.branch, &pushed.to_string()[..10]));
+        summary["pushed"] = true.into();
+    }
+    finish(json, &summary)
+}
+
+fn finish(json: bool, summary: &serde_json::Value) -> anyhow::Result<ExitCode> {
+    if json {
+        super::out(serde_json::to_string_pretty(summary)? + "\n")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! Commands: one function per subcommand, glueing the pipeline stages together (the anyhow edge).
 
 mod baseline;
+mod batch;
 mod check;
 mod completions;
 mod explain;
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(&cli.global, &args),
         Command::Baseline(args) => baseline::run(&cli.global, &args),
+        Command::Batch(args) => batch::run(&cli.global, &args),
         Command::Fix(args) => fix::run(&cli.global, &args),
         Command::Migrate(args) => migrate::run(&cli.global, &args),
         Command::Report(args) => report::run(&cli.global, &args),
