@@ -23,6 +23,12 @@ pub struct GlobalArgs {
     /// Add the recipes in this directory (a recipe with a shipped id replaces it).
     #[arg(long = "recipes", global = true, value_name = "DIR")]
     pub recipe_dirs: Vec<PathBuf>,
+    /// Say nothing on stderr but errors (no summaries, warnings or progress bars).
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more on stderr: each fix pass and each change set applied.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Colour: auto (terminal and no NO_COLOR), always or never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -184,9 +190,6 @@ pub struct MigrateArgs {
     /// Write the pull request's body to this file (for bots that open the PR themselves).
     #[arg(long, value_name = "FILE")]
     pub pr_body_file: Option<PathBuf>,
-    /// Print nothing but errors.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
     /// `json`: stdout is one JSON document summing the migration up (for bots and `batch`).
     #[arg(long, value_enum, default_value_t = FixFormat::Text)]
     pub format: FixFormat,
@@ -208,9 +211,6 @@ pub struct BatchArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Print nothing but errors and the summary.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

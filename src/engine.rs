@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use thiserror::Error;
 
@@ -186,14 +185,10 @@ impl Project {
         visit: impl Fn(&Analysed<'_>) -> T + Sync,
     ) -> (Vec<T>, Vec<Skipped>, WalkStats) {
         // Only long runs get a bar, on stderr and only when it is a terminal (indicatif hides itself otherwise).
-        let target = if candidates.len() >= PROGRESS_THRESHOLD {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
-        let bar = ProgressBar::with_draw_target(Some(candidates.len() as u64), target);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} files").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        let bar = crate::progress::bar(
+            Some(candidates.len() as u64),
+            "{bar:40} {pos}/{len} files",
+            candidates.len() >= PROGRESS_THRESHOLD,
         );
         let callers = ProjectCallers::new(self, contents);
         let facts = crate::guard::GuardFacts::new(&self.config, contents);

@@ -22,6 +22,7 @@ pub mod layers;
 pub mod matching;
 pub mod migrate;
 pub mod output;
+pub mod progress;
 pub mod python;
 pub mod recipe;
 pub mod templates;

@@ -260,3 +260,18 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
     assert_eq!(code, 2);
     assert!(stderr.contains("is not inside a git repository"), "{stderr}");
 }
+
+#[test]
+fn quiet_says_nothing_and_verbose_tells_each_pass() {
+    let repo = sample_repo();
+    let root = repo.path();
+    let (code, stdout, stderr) = run(root, &["-q", "fix", "--dry-run"]);
+    assert_eq!(code, 1);
+    assert!(stderr.is_empty(), "--quiet printed: {stderr}");
+    assert!(stdout.contains("+++ b/"), "the diffs still go to stdout");
+    let (_, _, stderr) = run(root, &["fix", "--dry-run", "-v"]);
+    assert!(stderr.contains("pass 1: ") && stderr.contains("  applied l2-db-execute at "), "{stderr}");
+    let (code, _, stderr) = run(root, &["-q", "-v", "check"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}

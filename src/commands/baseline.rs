@@ -59,7 +59,10 @@ pub fn run(global: &GlobalArgs, args: &BaselineArgs) -> anyhow::Result<ExitCode>
     let candidates = project.candidates(&args.selection.paths)?;
     let report = diagnostics::check(&project, &candidates, &|_| diagnostics::Hints::new());
     for skipped in &report.skipped {
-        eprintln!("warning: skipped {}: {} (its violations are not baselined)", skipped.path, skipped.reason);
+        crate::progress::say(format!(
+            "warning: skipped {}: {} (its violations are not baselined)",
+            skipped.path, skipped.reason
+        ));
     }
     let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut invalid = 0;
@@ -105,9 +108,8 @@ pub fn run(global: &GlobalArgs, args: &BaselineArgs) -> anyhow::Result<ExitCode>
         );
     }
     if invalid > 0 {
-        eprintln!(
-            "warning: {invalid} invalid suppression(s) ({SUPPRESSION_RULE}) cannot be accepted: fix them (`strata check` lists them)"
-        );
+        crate::progress::say(format!("warning: {invalid} invalid suppression(s) ({SUPPRESSION_RULE}) cannot be accepted: fix them (`strata check` lists them)"
+        ));
     }
     if !same_file(&target, &read_by_check) {
         eprintln!(

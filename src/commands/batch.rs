@@ -42,7 +42,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let exe = std::env::current_exe().context("cannot find the strata executable")?;
-    let bars = MultiProgress::with_draw_target(if args.quiet {
+    let bars = MultiProgress::with_draw_target(if crate::progress::quiet() {
         ProgressDrawTarget::hidden()
     } else {
         ProgressDrawTarget::stderr()

@@ -13,11 +13,11 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     if args.selection.paths.is_empty() {
         let layers = &project.config.layers;
         for layer in layers.unmatched(candidates.iter().map(|c| c.rel_path.as_str())) {
-            eprintln!(
+            crate::progress::say(format!(
                 "warning: layer `{layer}` matches no file under {}; check its globs in {}",
                 project.root().display(),
                 project.config.source.as_ref().map_or("the built-in layout".to_string(), |p| p.display().to_string())
-            );
+            ));
         }
     }
     let contents = Contents::new();
@@ -35,7 +35,7 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     };
     super::out(&rendered)?;
     for skipped in &report.skipped {
-        eprintln!("warning: skipped {}: {}", skipped.path, skipped.reason);
+        crate::progress::say(format!("warning: skipped {}: {}", skipped.path, skipped.reason));
     }
     if args.statistics {
         let table = text::statistics(&report);

@@ -80,10 +80,10 @@ pub fn run(global: &GlobalArgs, args: &FixArgs) -> anyhow::Result<ExitCode> {
         }
         // stdout carries only what a pipe wants (the patch, or the JSON document): the summary
         // is for the person running it, on stderr, with or without --dry-run.
-        eprint!("{}", fix_summary::render(&outcome, args.dry_run));
+        crate::progress::say(fix_summary::render(&outcome, args.dry_run).trim_end());
         if remaining > 0 {
             let (s, verb) = if remaining == 1 { ("", "remains") } else { ("s", "remain") };
-            eprintln!("{remaining} violation{s} {verb}; `strata check` lists them.");
+            crate::progress::say(format!("{remaining} violation{s} {verb}; `strata check` lists them."));
         }
     }
     // A template that failed to render is an error in the configuration: its change set was not applied.

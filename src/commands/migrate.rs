@@ -97,7 +97,7 @@ pub fn reproduce(selection: &Selection, base: &str, tail: &str) -> Vec<String> {
 pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> {
     let json = args.format == crate::cli::FixFormat::Json;
     let say = |text: String| {
-        if !args.quiet && !json {
+        if !crate::progress::quiet() && !json {
             eprintln!("{text}");
         }
     };

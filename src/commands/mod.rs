@@ -18,6 +18,7 @@ use crate::cli::{Cli, Command, GlobalArgs, Selection};
 use crate::engine::{Project, ProjectOptions};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::progress::set_verbosity(if cli.global.quiet { -1 } else { cli.global.verbose.min(100) as i8 });
     match cli.command {
         Command::Check(args) => check::run(&cli.global, &args),
         Command::Baseline(args) => baseline::run(&cli.global, &args),

@@ -129,8 +129,11 @@ pub fn run(
     let mut quit = false;
     let mut converged = false;
     let all = project.candidates(paths)?;
+    let bar = crate::progress::bar(None, "{spinner} fixing: {msg}", true);
     for pass in 1..=MAX_PASSES {
         outcome.passes = pass;
+        bar.set_message(format!("pass {pass}, {} change sets applied", outcome.applied.len()));
+        bar.tick();
         let mut candidates: Vec<Candidate> = all.clone();
         for path in outcome.contents.keys() {
             if !candidates.iter().any(|c| &c.rel_path == path) && in_paths(project, paths, path) {
@@ -214,9 +217,22 @@ pub fn run(
         staged.extend(accepted);
         next_scope.extend(staged.iter().flat_map(|cs| cs.files.iter().map(|f| f.path.clone())));
         next_scope.extend(staged.iter().map(|cs| cs.source.clone()));
+        let before = outcome.applied.len();
         commit_pass(project, pass, staged, &mut outcome);
+        crate::progress::detail(
+            &bar,
+            format!(
+                "pass {pass}: {} change sets applied, {} deferred to the next pass",
+                outcome.applied.len() - before,
+                deferred.len()
+            ),
+        );
+        for cs in &outcome.applied[before..] {
+            crate::progress::detail(&bar, format!("  applied {} at {}", cs.rule, cs.location));
+        }
         scope = Some(next_scope);
     }
+    bar.finish_and_clear();
     outcome.hit_pass_limit = !converged;
     outcome.manual = manual.into_values().flatten().collect();
     outcome.unsafe_skipped = unsafe_skipped.into_values().flatten().collect();
