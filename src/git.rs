@@ -166,6 +166,11 @@ impl Repo {
         self.inner.find_reference(&format!("refs/heads/{name}")).ok()?.target()
     }
 
+    /// Where `remote`'s branch `name` was when it was last fetched (its remote-tracking branch).
+    pub fn remote_branch(&self, remote: &str, name: &str) -> Option<Oid> {
+        self.inner.find_reference(&format!("refs/remotes/{remote}/{name}")).ok()?.target()
+    }
+
     /// Points branch `name` at `target`, only if it still points at `previous` (`None`: it must not
     /// exist), so that a branch moved meanwhile is never overwritten.
     pub fn set_branch(&self, name: &str, target: Oid, previous: Option<Oid>, log: &str) -> Result<(), GitError> {
@@ -230,7 +235,7 @@ impl Repo {
     /// repository last saw it (its remote-tracking branch, or absent when there is none), as
     /// `git push --force-with-lease` does, so that what someone else pushed is never overwritten.
     /// `force` drops the lease. The remote-tracking branch is updated after the push.
-    pub fn push(&self, remote: &str, name: &str, force: bool) -> Result<Oid, GitError> {
+    pub fn push(&self, remote: &str, name: &str, force: bool) -> Result<Pushed, GitError> {
         let mut handle = self.inner.find_remote(remote).map_err(|_| GitError::NoRemote(remote.to_string()))?;
         let target = self.branch(name).ok_or_else(|| GitError::UnknownRevision(name.to_string()))?;
         let tracking = format!("refs/remotes/{remote}/{name}");
@@ -240,6 +245,10 @@ impl Repo {
         {
             let connection = handle.connect_auth(git2::Direction::Push, Some(callbacks(&config)), None)?;
             let found = connection.list()?.iter().find(|head| head.name() == refname).map(|head| head.oid());
+            if found == Some(target) {
+                self.inner.reference(&tracking, target, true, "strata: push (already there)")?;
+                return Ok(Pushed::Already(target));
+            }
             if !force && found.is_some() && found != expected {
                 let show =
                     |o: Option<Oid>| o.map_or_else(|| "nowhere (never fetched here)".to_string(), |o| o.to_string());
@@ -272,8 +281,17 @@ impl Repo {
             return Err(GitError::PushRejected { remote: remote.to_string(), branch: name.to_string(), message });
         }
         self.inner.reference(&tracking, target, true, "strata: push")?;
-        Ok(target)
+        Ok(Pushed::Moved(target))
     }
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// The remote branch was already there.
+    Already(Oid),
+    /// The remote branch now points here.
+    Moved(Oid),
 }
 
 /// Credentials for a remote, tried in the order a user expects: a token in `STRATA_GIT_TOKEN`

@@ -275,3 +275,48 @@ fn quiet_says_nothing_and_verbose_tells_each_pass() {
     assert_eq!(code, 2);
     assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
+
+#[test]
+fn a_bot_in_a_fresh_clone_keeps_an_unchanged_branch_and_never_pushes_over_someone_s_commits() {
+    let repo = sample_repo();
+    let root = repo.path();
+    let remote = tempfile::tempdir().unwrap();
+    git(remote.path(), &["init", "-q", "--bare"]);
+    git(root, &["remote", "add", "origin", remote.path().to_str().unwrap()]);
+    git(root, &["push", "-q", "origin", "main"]);
+    let bot = |dir: &Path, extra: &[&str]| {
+        let mut args =
+            vec!["migrate", "--base", "origin/main", "--branch", "strata/layers", "--author", BOT, "--push", "origin"];
+        args.extend(extra);
+        run(dir, &args)
+    };
+    assert_eq!(bot(root, &[]).0, 0);
+    let first = git(remote.path(), &["rev-parse", "strata/layers"]);
+
+    // A new CI run: a fresh clone with every branch fetched and no local strata/layers.
+    let clone = tempfile::tempdir().unwrap();
+    git(clone.path(), &["clone", "-q", remote.path().to_str().unwrap(), "."]);
+    let (code, _, stderr) = bot(clone.path(), &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("branch `strata/layers` exists on origin; pass --update"), "{stderr}");
+    let (code, stdout, stderr) = bot(clone.path(), &["--update", "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let summary = common::json(&stdout);
+    assert_eq!(summary["updated"], false, "{summary}");
+    assert_eq!(summary["pushed"], false, "{summary}");
+    assert_eq!(git(remote.path(), &["rev-parse", "strata/layers"]), first, "an unchanged branch was rewritten");
+
+    // Someone pushes a commit of their own to the branch; the next run leaves it alone.
+    git(clone.path(), &["checkout", "-q", "strata/layers"]);
+    common::write(clone.path(), "REVIEW.md", "a reviewer's note\n");
+    git(clone.path(), &["add", "REVIEW.md"]);
+    git(clone.path(), &["commit", "-q", "-m", "review notes"]);
+    git(clone.path(), &["push", "-q", "origin", "strata/layers"]);
+    let theirs = git(remote.path(), &["rev-parse", "strata/layers"]);
+    let next = tempfile::tempdir().unwrap();
+    git(next.path(), &["clone", "-q", remote.path().to_str().unwrap(), "."]);
+    let (code, _, stderr) = bot(next.path(), &["--update"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("review notes") && stderr.contains("it was left alone"), "{stderr}");
+    assert_eq!(git(remote.path(), &["rev-parse", "strata/layers"]), theirs);
+}

@@ -243,3 +243,69 @@ fn license_changelog_and_readme_are_there() {
         assert!(readme.contains(needle), "the README has no `{needle}`");
     }
 }
+
+// ---------------------------------------------------------------- bot and batch workflows
+
+/// The `run` lines of a workflow file (parsed as YAML by the tests' Python).
+fn workflow_runs(name: &str) -> (serde_json::Value, Vec<String>) {
+    let file = repo_root().join("docs/examples").join(name);
+    let script = "import json, sys, yaml\nprint(json.dumps(yaml.safe_load(open(sys.argv[1]))))";
+    let out = Command::new(python()).args(["-c", script]).arg(&file).output().expect("python runs");
+    assert!(out.status.success(), "{name} is not YAML:\n{}", String::from_utf8_lossy(&out.stderr));
+    let workflow: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = workflow["jobs"]
+        .as_object()
+        .expect("jobs")
+        .values()
+        .flat_map(|job| job["steps"].as_array().cloned().unwrap_or_default())
+        .filter_map(|step| step["run"].as_str().map(str::to_string))
+        .collect();
+    (workflow, runs)
+}
+
+/// Every `--flag` of the `strata SUB` command line in `run` is one `strata SUB --help` lists.
+fn flags_exist(run_line: &str, sub: &str) {
+    let (code, help, _) = run(&repo_root(), &[sub, "--help"]);
+    assert_eq!(code, 0);
+    for flag in run_line.split_whitespace().filter(|w| w.starts_with("--")) {
+        let flag = flag.split('=').next().unwrap();
+        assert!(help.contains(flag), "`strata {sub}` has no {flag} (used in the example workflow)");
+    }
+}
+
+#[test]
+fn the_bot_workflow_migrates_on_a_schedule_and_pushes_and_opens_the_pull_request() {
+    let (workflow, runs) = workflow_runs("github-actions-migrate.yml");
+    let triggers = workflow.get("on").or_else(|| workflow.get("true")).expect("triggers");
+    assert!(triggers["schedule"][0]["cron"].is_string(), "{triggers}");
+    assert_eq!(workflow["permissions"]["contents"], "write");
+    assert_eq!(workflow["permissions"]["pull-requests"], "write");
+    let migrate = runs.iter().find(|r| r.contains("strata migrate")).expect("a step runs strata migrate");
+    for needle in ["--push origin", "--pr", "--update", "--branch"] {
+        assert!(migrate.contains(needle), "{migrate}");
+    }
+    flags_exist(migrate, "migrate");
+}
+
+#[test]
+fn the_batch_workflow_spreads_shards_over_a_matrix_and_its_manifest_loads() {
+    let (workflow, runs) = workflow_runs("github-actions-batch.yml");
+    let job = workflow["jobs"].as_object().unwrap().values().next().unwrap().clone();
+    let shards = job["strategy"]["matrix"]["shard"].as_array().expect("a shard matrix").len();
+    assert_eq!(job["strategy"]["fail-fast"], false);
+    let batch = runs.iter().find(|r| r.contains("strata batch")).expect("a step runs strata batch");
+    assert!(batch.contains(&format!("--shard ${{{{ matrix.shard }}}}/{shards}")), "{batch}");
+    flags_exist(batch, "batch");
+    let repos = strata::batch::load(&repo_root().join("docs/examples/batch.toml")).expect("the example manifest loads");
+    assert_eq!(repos.len(), 3);
+    assert!(repos.iter().all(|r| r.options.branch.as_deref() == Some("strata/layers")));
+    // Its shards cover it, whatever the matrix size.
+    for n in 1..=4u64 {
+        let covered: usize = (1..=n)
+            .map(|i| {
+                repos.iter().filter(|r| format!("{i}/{n}").parse::<strata::batch::Shard>().unwrap().holds(r)).count()
+            })
+            .sum();
+        assert_eq!(covered, repos.len());
+    }
+}

@@ -105,22 +105,30 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
     let repo = &workspace.repo;
     let base = workspace.checkout.commit;
     let existing = repo.branch(&args.branch);
-    if existing.is_some() && !args.update {
+    // With --push, the remote's branch (as last fetched) counts too: a bot's fresh clone has no
+    // local branch, and must neither push over someone's commits nor rewrite an unchanged branch.
+    let tracking = args.push.as_ref().and_then(|remote| repo.remote_branch(remote, &args.branch));
+    let previous = existing.or(tracking);
+    if previous.is_some() && !args.update {
+        let which =
+            if existing.is_some() { String::new() } else { format!(" on {}", args.push.as_deref().unwrap_or("")) };
         bail!(
-            "branch `{}` exists; pass --update to rebuild it on {}, or name another --branch",
+            "branch `{}` exists{which}; pass --update to rebuild it on {}, or name another --branch",
             args.branch,
             args.base
         );
     }
-    if let (Some(head), false) = (existing, args.force) {
-        let foreign = migrate::foreign_commits(repo, base, head)?;
-        if !foreign.is_empty() {
-            bail!(
-                "branch `{}` has commits strata did not write, which --update would drop:\n  {}\n\
-                 move them elsewhere first, or pass --force to drop them",
-                args.branch,
-                foreign.join("\n  ")
-            );
+    if !args.force {
+        for head in [existing, tracking].into_iter().flatten() {
+            let foreign = migrate::foreign_commits(repo, base, head)?;
+            if !foreign.is_empty() {
+                bail!(
+                    "branch `{}` has commits strata did not write, which --update would drop:\n  {}\n\
+                     it was left alone; move them elsewhere first, or pass --force to drop them",
+                    args.branch,
+                    foreign.join("\n  ")
+                );
+            }
         }
     }
     let mut plan = workspace.plan(args.unsafe_fixes, args.commit_per)?;
@@ -133,7 +141,7 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
     let mut summary = serde_json::json!({
         "branch": args.branch,
         "base": workspace.checkout.revision.commit,
-        "head": existing.map(|o| o.to_string()),
+        "head": previous.map(|o| o.to_string()),
         "commits": plan.commits.len(),
         "change_sets": plan.evidence.change_sets.len(),
         "manual": plan.evidence.manual.len(),
@@ -158,11 +166,15 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
     let messages = migrate::messages(&workspace.project, &plan, in_body)?;
     let head = migrate::write(repo, base, &plan.commits, &messages, &who)?;
     // A rebuild that gives the same tree on the same base keeps the branch (and its pull request) as it is.
-    let unchanged = existing.is_some_and(|old| {
+    let unchanged = previous.filter(|&old| {
         repo.same_tree(old, head).unwrap_or(false)
             && repo.message(old).ok().and_then(|m| migrate::built_on(&m)) == Some(base.to_string())
     });
-    if unchanged {
+    if let Some(old) = unchanged {
+        if existing.is_none() {
+            repo.set_branch(&args.branch, old, None, &format!("strata migrate from {short}"))?;
+        }
+        summary["head"] = old.to_string().into();
         say(format!("branch `{}` is up to date with {} ({short})", args.branch, args.base));
     } else {
         repo.set_branch(&args.branch, head, existing, &format!("strata migrate from {short}"))?;
@@ -183,9 +195,15 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
         ));
     }
     if let Some(remote) = &args.push {
-        let pushed = repo.push(remote, &args.branch, args.force)?;
-        say(format!("pushed `{}` to {remote} ({})", args.branch, &pushed.to_string()[..10]));
-        summary["pushed"] = true.into();
+        match repo.push(remote, &args.branch, args.force)? {
+            git::Pushed::Already(at) => {
+                say(format!("`{}` on {remote} is already at {}", args.branch, &at.to_string()[..10]))
+            }
+            git::Pushed::Moved(at) => {
+                say(format!("pushed `{}` to {remote} ({})", args.branch, &at.to_string()[..10]));
+                summary["pushed"] = true.into();
+            }
+        }
     }
     finish(json, &summary)
 }
