@@ -163,6 +163,9 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
         }
         None => Some(report.as_str()),
     };
+    if let Some(path) = &args.pr_body_file {
+        std::fs::write(path, &report).with_context(|| format!("cannot write the body to {}", path.display()))?;
+    }
     let messages = migrate::messages(&workspace.project, &plan, in_body)?;
     let head = migrate::write(repo, base, &plan.commits, &messages, &who)?;
     // A rebuild that gives the same tree on the same base keeps the branch (and its pull request) as it is.
