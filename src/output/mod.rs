@@ -1,10 +1,12 @@
-//! Output: rendering check results as text, JSON, SARIF or GitHub annotations, and the statistics table.
+//! Output: rendering check results as text, JSON, SARIF or GitHub annotations, and the statistics table;
+//! a migration's evidence report as Markdown, JSON or HTML.
 
 pub mod diff;
 pub mod evidence;
 pub mod fix_summary;
 pub mod github;
 pub mod json;
+pub mod report;
 pub mod sarif;
 pub mod text;
 
