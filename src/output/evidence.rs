@@ -51,6 +51,17 @@ pub enum FileStatus {
     Deleted,
 }
 
+impl FileStatus {
+    /// The name reports show, the same as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Modified => "modified",
+            FileStatus::Added => "added",
+            FileStatus::Deleted => "deleted",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct FileTouched {
     pub path: String,

@@ -1,4 +1,5 @@
-//! Output: rendering check results as text, JSON, SARIF or GitHub annotations, and the statistics table.
+//! Output: rendering check results as text, JSON, SARIF or GitHub annotations, and the statistics table;
+//! a migration's evidence report as Markdown, JSON or HTML.
 
 pub mod diff;
 pub mod evidence;
