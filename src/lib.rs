@@ -16,6 +16,7 @@ pub mod edit;
 pub mod engine;
 pub mod exceptions;
 pub mod fix;
+pub mod forge;
 pub mod git;
 pub mod guard;
 pub mod layers;

@@ -182,7 +182,7 @@ fn repository_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if matches!(name.as_str(), ".git" | "target" | ".venv" | "__pycache__" | ".pytest_cache") {
+        if matches!(name.as_str(), ".git" | "target" | ".venv" | ".cache" | "__pycache__" | ".pytest_cache") {
             continue;
         }
         let path = entry.path();
