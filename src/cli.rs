@@ -187,6 +187,9 @@ pub struct MigrateArgs {
     /// The branch the pull request merges into (default: the --base name when it is a branch).
     #[arg(long, value_name = "NAME")]
     pub pr_base: Option<String>,
+    /// The repository on the forge, OWNER/NAME (default: from the push remote's URL).
+    #[arg(long, value_name = "OWNER/NAME", requires = "pr")]
+    pub pr_repo: Option<String>,
     /// Write the pull request's body to this file (for bots that open the PR themselves).
     #[arg(long, value_name = "FILE")]
     pub pr_body_file: Option<PathBuf>,

@@ -166,6 +166,26 @@ impl Repo {
         self.inner.find_reference(&format!("refs/heads/{name}")).ok()?.target()
     }
 
+    /// The URL `remote` fetches from.
+    pub fn remote_url(&self, remote: &str) -> Result<String, GitError> {
+        let handle = self.inner.find_remote(remote).map_err(|_| GitError::NoRemote(remote.to_string()))?;
+        Ok(handle.url().unwrap_or_default().to_string())
+    }
+
+    /// The branch `rev` names, as the remote knows it: a local branch (`HEAD` when it is on one),
+    /// or `remote`'s remote-tracking branch (`origin/main` is `main`); `None` for anything else.
+    pub fn branch_named(&self, rev: &str, remote: &str) -> Option<String> {
+        if rev == "HEAD" {
+            let head = self.inner.head().ok()?;
+            return head.is_branch().then(|| head.shorthand().map(String::from)).flatten();
+        }
+        if self.branch(rev).is_some() {
+            return Some(rev.to_string());
+        }
+        let name = rev.strip_prefix(&format!("{remote}/"))?;
+        self.remote_branch(remote, name).map(|_| name.to_string())
+    }
+
     /// Where `remote`'s branch `name` was when it was last fetched (its remote-tracking branch).
     pub fn remote_branch(&self, remote: &str, name: &str) -> Option<Oid> {
         self.inner.find_reference(&format!("refs/remotes/{remote}/{name}")).ok()?.target()

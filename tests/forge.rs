@@ -4,6 +4,8 @@
 //! requests, runs the client, and asserts on the outcome and on the server's record of requests,
 //! which must hold no violation of the description.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -333,4 +335,69 @@ fn an_unreachable_server_is_named_in_the_error() {
     let at = format!("cannot reach GitHub at http://127.0.0.1:{port}/repos/octo-org/backend/pulls (GET): ");
     assert!(shown.starts_with(&at), "{shown}");
     assert!(!shown.contains(TOKEN), "{shown}");
+}
+
+/// `strata migrate --push --pr` end to end: a sample repository with a local bare remote, the
+/// pull request opened on the first run and updated (never duplicated) on the next, its title from
+/// the `[migrate]` template and the evidence report as its body, and the token nowhere in output.
+#[test]
+fn migrate_pushes_the_branch_and_opens_then_updates_its_pull_request() {
+    let branch = "strata/layers";
+    let server = Server::start(
+        json!({ "branches": { branch: [format!("strata: fix l2-db-execute\n\nStrata-Base: {}", "0".repeat(40))] } }),
+    );
+    let repo = tempfile::tempdir().unwrap();
+    let root = repo.path();
+    common::copy_dir(&common::sample_app(), root);
+    common::git_commit_all(root);
+    let remote = tempfile::tempdir().unwrap();
+    common::git(remote.path(), &["init", "-q", "--bare"]);
+    common::git(root, &["remote", "add", "origin", remote.path().to_str().unwrap()]);
+    common::git(root, &["push", "-q", "origin", "main"]);
+    let url = server.url();
+    let full_name = format!("{OWNER}/{REPO}");
+    let migrate = |extra: &[&str]| {
+        let mut args = vec!["migrate", "--branch", branch, "--author", "Bot <bot@example.com>", "--push", "origin"];
+        args.extend(["--pr", "--pr-repo", full_name.as_str(), "--api-url", url.as_str()]);
+        args.extend(extra);
+        let out = common::strata(root).args(&args).env("STRATA_GITHUB_TOKEN", TOKEN).output().unwrap();
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN), "the token was shown:\n{stdout}\n{stderr}");
+        (out.status.code().unwrap(), stderr)
+    };
+    let (code, stderr) = migrate(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("opened pull request #1: https://github.com/octo-org/backend/pull/1"), "{stderr}");
+    common::write(root, "CHANGES.md", "a change on main\n");
+    common::git(root, &["add", "CHANGES.md"]);
+    common::git(root, &["commit", "-q", "-m", "a change on main"]);
+    let (code, stderr) = migrate(&["--update"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("updated pull request #1"), "{stderr}");
+
+    // Without a token, the branch is still pushed and the error says what to set.
+    let out = common::strata(root)
+        .args(["migrate", "--branch", branch, "--update", "--author", "Bot <bot@example.com>", "--push", "origin"])
+        .args(["--pr", "--pr-repo", &format!("{OWNER}/{REPO}"), "--api-url", &url])
+        .env_remove("STRATA_GITHUB_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("STRATA_GITHUB_TOKEN"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let log = server.finish();
+    let posts = log.operations().iter().filter(|o| o.starts_with("POST")).count();
+    assert_eq!(posts, 1, "{:?}", log.operations());
+    assert!(log.operations().contains(&"PATCH \"pulls/update\"".to_string()), "{:?}", log.operations());
+    let [pull] = log.pulls().as_slice() else { panic!("one pull request: {:?}", log.pulls()) };
+    assert_eq!((&pull["head"], &pull["base"]), (&json!(branch), &json!("main")));
+    assert!(pull["title"].as_str().unwrap().starts_with("strata: layering migration, "), "{}", pull["title"]);
+    let body = pull["body"].as_str().unwrap();
+    assert!(body.contains("Violations per rule") && body.contains("Change sets ("), "{body}");
+    assert_eq!(common::git(remote.path(), &["rev-parse", branch]), common::git(root, &["rev-parse", branch]));
 }

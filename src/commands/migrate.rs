@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use crate::cli::{GlobalArgs, MigrateArgs, Selection};
 use crate::engine::{Project, ProjectOptions};
 use crate::fix::FixOptions;
+use crate::forge::{self, Forge, PrOutcome, Token};
 use crate::git::{self, Repo};
 use crate::migrate::{self, Checkout, Plan};
 
@@ -208,7 +209,53 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
             }
         }
     }
+    if args.pr {
+        let remote = args.push.as_deref().unwrap_or("origin");
+        let title = migrate::pr_title(&workspace.project, &plan, &args.branch)?;
+        let outcome = pull_request(repo, args, remote, &title, &report)?;
+        let (action, number, url) = match &outcome {
+            PrOutcome::Created { number, url } => {
+                say(format!("opened pull request #{number}: {url}"));
+                ("created", number, url)
+            }
+            PrOutcome::Updated { number, url } => {
+                say(format!("updated pull request #{number}: {url}"));
+                ("updated", number, url)
+            }
+            PrOutcome::LeftAlone { number, url, why } => {
+                say(format!("left pull request #{number} alone: {why} ({url})"));
+                ("left alone", number, url)
+            }
+        };
+        summary["pull_request"] = serde_json::json!({ "action": action, "number": number, "url": url });
+    }
     finish(json, &summary)
+}
+
+/// Opens or updates the pull request of the pushed branch. A failure says the branch is pushed
+/// and how to retry (the forge's errors do).
+fn pull_request(repo: &Repo, args: &MigrateArgs, remote: &str, title: &str, body: &str) -> anyhow::Result<PrOutcome> {
+    let (owner, name) = match &args.pr_repo {
+        Some(full) => full
+            .split_once('/')
+            .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+            .map(|(o, n)| (o.to_string(), n.to_string()))
+            .with_context(|| format!("--pr-repo wants OWNER/NAME, not `{full}`"))?,
+        None => {
+            let url = repo.remote_url(remote)?;
+            forge::parse_remote_url(&url).with_context(|| {
+                format!("cannot tell the forge's OWNER/NAME from {remote}'s URL {url}; pass --pr-repo OWNER/NAME")
+            })?
+        }
+    };
+    let base = match &args.pr_base {
+        Some(base) => base.clone(),
+        None => repo.branch_named(&args.base, remote).with_context(|| {
+            format!("the base `{}` is not a branch; pass --pr-base NAME for the pull request to merge into", args.base)
+        })?,
+    };
+    let forge = Forge::new(&args.api_url, &owner, &name, Token::from_env()?);
+    Ok(forge.open_or_update(&args.branch, &base, title, body, &migrate::is_own)?)
 }
 
 fn finish(json: bool, summary: &serde_json::Value) -> anyhow::Result<ExitCode> {
