@@ -193,6 +193,16 @@ pub struct MigrateArgs {
     /// Write the pull request's body to this file (for bots that open the PR themselves).
     #[arg(long, value_name = "FILE")]
     pub pr_body_file: Option<PathBuf>,
+    /// Run this command (e.g. "pytest -q") on the base and on the branch, each in a temporary copy;
+    /// change sets it fails with are found by bisection and dropped (with those depending on them).
+    #[arg(long, value_name = "CMD")]
+    pub verify: Option<String>,
+    /// Seconds a run of the verify command may take before it is killed and counted as failed.
+    #[arg(long, value_name = "S", default_value_t = 600, requires = "verify")]
+    pub verify_timeout: u64,
+    /// Runs of the verify command at once (bisection probes several points per round).
+    #[arg(long, short = 'j', value_name = "J", default_value_t = 1, requires = "verify")]
+    pub jobs: usize,
     /// `json`: stdout is one JSON document summing the migration up (for bots and `batch`).
     #[arg(long, value_enum, default_value_t = FixFormat::Text)]
     pub format: FixFormat,

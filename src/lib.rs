@@ -3,7 +3,8 @@
 //! The pipeline, one module per stage: [`config`] and [`recipe`] (what to do) → [`discover`] and
 //! [`layers`] (which files) → [`python`] (parse once) → [`matching`] (what matches) → [`diagnostics`]
 //! and [`output`] (report) → [`fix`] and [`transform`] (plan change sets) → [`edit`] (apply, validate,
-//! write atomically) → [`migrate`] (a fix run on a commit's tree, as commits on a branch).
+//! write atomically) → [`migrate`] (a fix run on a commit's tree, as commits on a branch) → [`verify`]
+//! (the project's tests judge the change sets).
 
 pub mod batch;
 pub mod callers;
@@ -29,3 +30,4 @@ pub mod recipe;
 pub mod templates;
 pub mod tomlfile;
 pub mod transform;
+pub mod verify;

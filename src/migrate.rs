@@ -1,7 +1,7 @@
 //! Migration: a fix run on a commit's tree (read from git, never from the working tree), replayed
 //! change set by change set into commits for a branch, with the evidence a reviewer needs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use git2::{Oid, Signature};
@@ -64,6 +64,11 @@ impl Checkout {
         Ok(Checkout { dir, revision: Revision { name: rev.to_string(), commit: commit.to_string() }, commit })
     }
 
+    /// A checkout of a commit known by id.
+    pub fn at(repo: &Repo, commit: Oid) -> Result<Self, MigrateError> {
+        Self::new(repo, &commit.to_string())
+    }
+
     /// Where the commit's top directory is.
     pub fn path(&self) -> &Path {
         self.dir.path()
@@ -83,11 +88,19 @@ pub struct PlannedCommit {
 
 /// A migration computed on a base: the fix run, its commits and its evidence.
 pub struct Plan {
+    /// The fix run, its applied change sets in the order of the evidence (ids are 1-based).
     pub outcome: FixOutcome,
     pub commits: Vec<PlannedCommit>,
     pub evidence: Evidence,
     /// Violations left after the migration (exceptions applied).
     pub remaining: usize,
+    /// Ids of the change sets left out of the commits (verification dropped them).
+    pub dropped: BTreeSet<usize>,
+    /// The project's text after the commits, by path from the project root.
+    pub contents: fix::Contents,
+    before: CheckReport,
+    prefix: String,
+    commit_per: CommitPer,
 }
 
 /// Runs every fix on the project (loaded from a [`Checkout`]) to a fixpoint and cuts the result
@@ -102,42 +115,20 @@ pub fn plan(
 ) -> Result<Plan, MigrateError> {
     let mut outcome = fix::run(project, paths, options, &mut |_, _| Decision::Apply)?;
     let before = check(project, paths, &fix::Contents::new())?;
-    let after = check(project, paths, &outcome.contents)?;
     order_by_rule(project, &mut outcome);
-    let steps = fix::steps(&outcome).map_err(|e| MigrateError::Replay(e.to_string()))?;
+    let mut evidence = Evidence { base: base.clone(), ..Evidence::default() };
+    let steps = fix::steps(&outcome, |_| true).map_err(|e| MigrateError::Replay(e.to_string()))?;
     // The replay must end where the run ended, or the commits would not be the fix.
-    let mut last: BTreeMap<&str, &str> = BTreeMap::new();
-    for step in &steps {
-        for (path, (_, after)) in &step.files {
-            last.insert(path, after);
-        }
-    }
+    let replayed = contents_of(&steps);
     for (path, _, new) in outcome.changed_files() {
-        if last.get(path) != Some(&new) {
+        if replayed.get(path).map(String::as_str) != Some(new) {
             return Err(MigrateError::Replay(format!("another text of {path}")));
         }
     }
     let show = |rel: &str| format!("{prefix}{rel}");
-    let groups = group(&steps, commit_per);
-    let mut commits = Vec::new();
-    for ids in groups {
-        let mut changes = Changes::new();
-        let mut rules: Vec<String> = Vec::new();
-        for &i in &ids {
-            let step = &steps[i];
-            if !rules.contains(&step.change_set.rule) {
-                rules.push(step.change_set.rule.clone());
-            }
-            for (path, (_, after)) in &step.files {
-                changes.insert(show(path), Some(after.clone()));
-            }
-        }
-        commits.push(PlannedCommit { rules, change_sets: ids.iter().map(|i| i + 1).collect(), changes });
-    }
-    let change_sets = steps
+    evidence.change_sets = steps
         .iter()
-        .enumerate()
-        .map(|(i, step)| {
+        .map(|step| {
             let cs = step.change_set;
             let diff: String = step
                 .files
@@ -145,7 +136,7 @@ pub fn plan(
                 .map(|(path, (old, new))| diff::unified(&show(path), old.as_deref(), new, false))
                 .collect();
             ChangeSetEvidence {
-                id: i + 1,
+                id: step.index + 1,
                 rule: cs.rule.clone(),
                 applicability: cs.applicability.as_str().to_string(),
                 location: show(&cs.location),
@@ -157,19 +148,119 @@ pub fn plan(
             }
         })
         .collect();
-    let evidence = Evidence {
-        base: base.clone(),
-        head: None,
-        rules: rule_rows(&before, &after),
-        files: files_touched(&outcome, prefix),
-        change_sets,
-        manual: manual_sites(&outcome, prefix),
-        exceptions: exception_rows(&after),
-        commands: Vec::new(),
-        verification: None,
+    evidence.manual = manual_sites(&outcome, prefix);
+    drop(steps);
+    let mut plan = Plan {
+        outcome,
+        commits: Vec::new(),
+        evidence,
+        remaining: 0,
+        dropped: BTreeSet::new(),
+        contents: fix::Contents::new(),
+        before,
+        prefix: prefix.to_string(),
+        commit_per,
     };
-    let remaining = after.violations().count();
-    Ok(Plan { outcome, commits, evidence, remaining })
+    plan.cut(project, paths)?;
+    Ok(plan)
+}
+
+impl Plan {
+    /// The plan with the change sets `ids` (and every change set that depends on one of them) left
+    /// out of the commits; their evidence stays, for the report to say why.
+    pub fn without(&mut self, project: &Project, paths: &[PathBuf], ids: &BTreeSet<usize>) -> Result<(), MigrateError> {
+        let dependents = dependents(&self.outcome);
+        for &id in ids {
+            self.dropped.insert(id);
+            self.dropped.extend(dependents[id - 1].iter().map(|i| i + 1));
+        }
+        self.cut(project, paths)
+    }
+
+    /// The change sets that depend on change set `id` (1-based ids, `id` excluded).
+    pub fn dependents_of(&self, id: usize) -> BTreeSet<usize> {
+        dependents(&self.outcome)[id - 1].iter().map(|i| i + 1).collect()
+    }
+
+    /// The project's text with only the change sets `ids` applied (by path from the project root).
+    pub fn contents_with(&self, ids: &BTreeSet<usize>) -> Result<fix::Contents, MigrateError> {
+        let steps =
+            fix::steps(&self.outcome, |i| ids.contains(&(i + 1))).map_err(|e| MigrateError::Replay(e.to_string()))?;
+        Ok(contents_of(&steps))
+    }
+
+    /// Ids of the change sets the commits hold, in order.
+    pub fn kept(&self) -> Vec<usize> {
+        (1..=self.outcome.applied.len()).filter(|id| !self.dropped.contains(id)).collect()
+    }
+
+    /// Commits, contents, counts after and files touched for the change sets not dropped.
+    fn cut(&mut self, project: &Project, paths: &[PathBuf]) -> Result<(), MigrateError> {
+        let dropped = &self.dropped;
+        let steps = fix::steps(&self.outcome, |i| !dropped.contains(&(i + 1)))
+            .map_err(|e| MigrateError::Replay(e.to_string()))?;
+        let prefix = &self.prefix;
+        let mut commits = Vec::new();
+        for indices in group(&steps, self.commit_per) {
+            let mut changes = Changes::new();
+            let mut rules: Vec<String> = Vec::new();
+            for &i in &indices {
+                let step = &steps[i];
+                if !rules.contains(&step.change_set.rule) {
+                    rules.push(step.change_set.rule.clone());
+                }
+                for (path, (_, after)) in &step.files {
+                    changes.insert(format!("{prefix}{path}"), Some(after.clone()));
+                }
+            }
+            commits.push(PlannedCommit {
+                rules,
+                change_sets: indices.iter().map(|&i| steps[i].index + 1).collect(),
+                changes,
+            });
+        }
+        let contents = contents_of(&steps);
+        let after = check(project, paths, &contents)?;
+        self.evidence.rules = rule_rows(&self.before, &after);
+        self.evidence.exceptions = exception_rows(&after);
+        self.evidence.files = files_touched(&self.outcome.originals, &contents, prefix);
+        self.remaining = after.violations().count();
+        self.commits = commits;
+        self.contents = contents;
+        Ok(())
+    }
+}
+
+/// Each file's text after the last step that touched it.
+fn contents_of(steps: &[fix::Step]) -> fix::Contents {
+    let mut contents = fix::Contents::new();
+    for step in steps {
+        for (path, (_, after)) in &step.files {
+            contents.insert(path.clone(), after.clone());
+        }
+    }
+    contents
+}
+
+/// For each applied change set (by index), the later ones that depend on it, directly or not: a
+/// change set depends on an earlier pass's change set that touched one of its files, since it was
+/// planned on that file's text with the earlier edits in it.
+fn dependents(outcome: &FixOutcome) -> Vec<BTreeSet<usize>> {
+    let n = outcome.applied.len();
+    let files: Vec<BTreeSet<&str>> =
+        outcome.applied.iter().map(|cs| cs.files.iter().map(|f| f.path.as_str()).collect()).collect();
+    let mut out: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
+    // Later change sets first, so a dependent's own dependents are known when it is added.
+    for i in (0..n).rev() {
+        for j in i + 1..n {
+            if outcome.applied_passes[j] > outcome.applied_passes[i] && !files[i].is_disjoint(&files[j]) {
+                let mut more = out[j].clone();
+                more.insert(j);
+                out[i].extend(more);
+            }
+        }
+    }
+    out
 }
 
 /// Within each pass the change sets do not depend on each other: ordering them by rule (in run
@@ -223,10 +314,17 @@ pub fn rule_rows(before: &CheckReport, after: &CheckReport) -> Vec<RuleRow> {
         .collect()
 }
 
-fn files_touched(outcome: &FixOutcome, prefix: &str) -> Vec<FileTouched> {
-    outcome
-        .changed_files()
-        .into_iter()
+fn files_touched(
+    originals: &BTreeMap<String, Option<String>>,
+    contents: &fix::Contents,
+    prefix: &str,
+) -> Vec<FileTouched> {
+    contents
+        .iter()
+        .filter_map(|(path, new)| {
+            let old = originals.get(path).and_then(|o| o.as_deref());
+            (old != Some(new.as_str())).then_some((path, old, new.as_str()))
+        })
         .map(|(path, old, new)| {
             let diff = similar::TextDiff::from_lines(old.unwrap_or(""), new);
             let count = |tag| diff.iter_all_changes().filter(|c| c.tag() == tag).count();
@@ -300,7 +398,8 @@ pub fn messages(project: &Project, plan: &Plan, last_extra: Option<&str>) -> Res
                 None => is_last,
             })
             .collect();
-        let change_sets = commit.change_sets.iter().map(|id| &evidence.change_sets[id - 1]).collect();
+        let change_sets =
+            commit.change_sets.iter().filter_map(|id| evidence.change_sets.iter().find(|cs| cs.id == *id)).collect();
         let vars = minijinja::Value::from_serialize(CommitVars { rules: &commit.rules, change_sets, manual });
         let subject = project.render_str(&templates.subject, &vars)?;
         let body = project.render_str(&templates.body, &vars)?;

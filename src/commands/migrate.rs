@@ -12,6 +12,8 @@ use crate::fix::FixOptions;
 use crate::forge::{self, Forge, PrOutcome, Token};
 use crate::git::{self, Repo};
 use crate::migrate::{self, Checkout, Plan};
+use crate::output::evidence::ManualSite;
+use crate::verify::Verifier;
 
 /// A base commit checked out for the engine, the project loaded from it, and where the project
 /// root is from the repository's top.
@@ -23,6 +25,8 @@ pub struct Workspace {
     pub paths: Vec<PathBuf>,
     /// The project root's path from the repository's top (`""` or `dir/`).
     pub prefix: String,
+    /// The working directory's path from the repository's top.
+    pub workdir: PathBuf,
 }
 
 impl Workspace {
@@ -48,6 +52,7 @@ impl Workspace {
         let paths: Vec<PathBuf> = selection.paths.iter().map(|p| inside(p)).collect::<anyhow::Result<_>>()?;
         // A configuration inside the repository is read as the base commit has it.
         let config = global.config.as_ref().map(|config| inside(config).unwrap_or_else(|_| config.clone()));
+        let workdir = cwd.strip_prefix(&top).map(Path::to_path_buf).unwrap_or_default();
         let start = paths.first().cloned().unwrap_or(inside(&cwd)?);
         let options = ProjectOptions {
             config,
@@ -65,7 +70,7 @@ impl Workspace {
             Ok(rel) => format!("{}/", rel.display()),
             Err(_) => bail!("the configuration's project root {} is outside the repository", root.display()),
         };
-        Ok(Workspace { repo, checkout, project, paths, prefix })
+        Ok(Workspace { repo, checkout, project, paths, prefix, workdir })
     }
 
     pub fn plan(&self, unsafe_fixes: bool, commit_per: migrate::CommitPer) -> anyhow::Result<Plan> {
@@ -139,17 +144,34 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
         short,
         &format!("migrate --branch {} --commit-per {}", args.branch, commit_per_name(args.commit_per)),
     );
+    let verification = match &args.verify {
+        Some(command) => Some(verify(&workspace, &mut plan, args, command)?),
+        None => None,
+    };
     let mut summary = serde_json::json!({
         "branch": args.branch,
         "base": workspace.checkout.revision.commit,
         "head": previous.map(|o| o.to_string()),
         "commits": plan.commits.len(),
-        "change_sets": plan.evidence.change_sets.len(),
+        "change_sets": plan.kept().len(),
         "manual": plan.evidence.manual.len(),
         "remaining": plan.remaining,
         "updated": false,
         "pushed": false,
     });
+    if let Some(outcome) = &verification {
+        let dropped: Vec<serde_json::Value> = outcome
+            .dropped
+            .iter()
+            .map(|d| serde_json::json!({ "change_set": d.culprit, "with": d.with, "test": d.failure.test }))
+            .collect();
+        summary["verification"] = serde_json::json!({
+            "runs": outcome.runs,
+            "verified": outcome.verified,
+            "flaky": outcome.flaky.as_ref().map(|f| &f.test),
+            "dropped": dropped,
+        });
+    }
     if plan.commits.is_empty() {
         say(format!("nothing to fix on {} ({short}); branch `{}` left as it was", args.base, args.branch));
         return finish(json, &summary);
@@ -184,7 +206,7 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
         repo.set_branch(&args.branch, head, existing, &format!("strata migrate from {short}"))?;
         summary["head"] = head.to_string().into();
         summary["updated"] = true.into();
-        let applied = plan.evidence.change_sets.len();
+        let applied = plan.kept().len();
         say(format!(
             "branch `{}`: {} commit{} on {} ({short}), {applied} change set{}; {} site{} left for a person; {} violation{} remain",
             args.branch,
@@ -229,7 +251,94 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
         };
         summary["pull_request"] = serde_json::json!({ "action": action, "number": number, "url": url });
     }
+    // A flaky verify command proves nothing: the branch is written, and the run says so by its code.
+    if verification.is_some_and(|v| v.flaky.is_some()) {
+        finish(json, &summary)?;
+        return Ok(ExitCode::from(1));
+    }
     finish(json, &summary)
+}
+
+/// Runs `--verify` on the plan: drops the change sets the command fails with, and writes what it
+/// found into the evidence (per change set, the manual sites, and how the migration was verified).
+fn verify(
+    workspace: &Workspace,
+    plan: &mut Plan,
+    args: &MigrateArgs,
+    command: &str,
+) -> anyhow::Result<crate::verify::Outcome> {
+    let bar = crate::progress::bar(None, "{spinner} verifying with `{prefix}`: {msg}", true);
+    bar.set_prefix(command.to_string());
+    let mut verifier = Verifier::new(
+        &workspace.repo,
+        workspace.checkout.commit,
+        workspace.prefix.clone(),
+        workspace.workdir.clone(),
+        command.to_string(),
+    );
+    verifier.timeout = std::time::Duration::from_secs(args.verify_timeout);
+    verifier.jobs = args.jobs.max(1);
+    verifier.on_run = Box::new(|runs| bar.set_message(format!("{runs} runs")));
+    let outcome = crate::verify::verify(plan, &workspace.project, &workspace.paths, &verifier)?;
+    bar.finish_and_clear();
+    let kept = plan.kept();
+    let dropped_count = plan.dropped.len();
+    let evidence = &mut plan.evidence;
+    for dropped in &outcome.dropped {
+        let culprit = evidence.change_sets.iter().find(|cs| cs.id == dropped.culprit).cloned();
+        for id in std::iter::once(dropped.culprit).chain(dropped.with.iter().copied()) {
+            let Some(cs) = evidence.change_sets.iter_mut().find(|cs| cs.id == id) else { continue };
+            let why = if id == dropped.culprit {
+                format!("dropped: `{command}` fails with it ({})", dropped.failure.test)
+            } else {
+                format!("dropped with change set {}, which it depends on", dropped.culprit)
+            };
+            cs.verification = Some(why.clone());
+            evidence.manual.push(ManualSite {
+                rule: cs.rule.clone(),
+                location: cs.location.clone(),
+                reason: format!("{why}; its last output:\n{}", dropped.failure.tail),
+            });
+        }
+        if let Some(cs) = culprit {
+            crate::progress::say(format!(
+                "verify: dropped change set {} ({} at {}): `{command}` fails with it ({}){}",
+                cs.id,
+                cs.rule,
+                cs.location,
+                dropped.failure.test,
+                if dropped.with.is_empty() {
+                    String::new()
+                } else {
+                    format!(", and the {} that depend on it", dropped.with.len())
+                }
+            ));
+        }
+    }
+    for cs in &mut evidence.change_sets {
+        if cs.verification.is_none() {
+            let verified = outcome.verified && kept.contains(&cs.id);
+            cs.verification = Some(if verified { "verified" } else { "not verified" }.to_string());
+        }
+    }
+    let line = match &outcome.flaky {
+        Some(failure) => format!(
+            "`{command}` is flaky: it failed ({}) and then passed on the same tree, so it cannot judge the \
+             change sets; none was dropped and {} are not verified ({} runs)",
+            failure.test,
+            kept.len(),
+            outcome.runs
+        ),
+        None => format!(
+            "verified with `{command}`: it passes on the base and on the {} change sets kept; {} dropped; {} runs",
+            kept.len(),
+            dropped_count,
+            outcome.runs
+        ),
+    };
+    crate::progress::say(format!("verify: {line}"));
+    evidence.verification = Some(line);
+    Ok(outcome)
 }
 
 /// Opens or updates the pull request of the pushed branch. A failure says the branch is pushed

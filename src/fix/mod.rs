@@ -384,6 +384,8 @@ fn commit_pass(project: &Project, pass: usize, mut staged: Vec<ChangeSet>, outco
 
 /// One applied change set and the files it changed: each file's text before and after it.
 pub struct Step<'o> {
+    /// The change set's index in `applied`.
+    pub index: usize,
     pub change_set: &'o ChangeSet,
     /// Path → (text before, `None` for a file it created; text after).
     pub files: BTreeMap<String, (Option<String>, String)>,
@@ -391,14 +393,19 @@ pub struct Step<'o> {
 
 /// The run replayed one change set at a time, in the order applied: the change sets of a pass do
 /// not conflict, so each is applied on its own to the pass's starting texts, on top of those of
-/// the pass before it. The last step's texts are the run's contents.
-pub fn steps(outcome: &FixOutcome) -> Result<Vec<Step<'_>>, edit::ApplyError> {
+/// the pass before it. With every change set kept, the last step's texts are the run's contents;
+/// `keep` (by index in `applied`) leaves change sets out, which is sound when every change set
+/// kept that touches a file of one left out comes from the same or an earlier pass.
+pub fn steps(outcome: &FixOutcome, keep: impl Fn(usize) -> bool) -> Result<Vec<Step<'_>>, edit::ApplyError> {
     let mut state: BTreeMap<String, Option<String>> = outcome.originals.clone();
     let mut out = Vec::new();
     let mut pass_start = state.clone();
     let mut current_pass = 0;
     let mut in_pass: Vec<&ChangeSet> = Vec::new();
-    for (cs, &pass) in outcome.applied.iter().zip(&outcome.applied_passes) {
+    for (index, (cs, &pass)) in outcome.applied.iter().zip(&outcome.applied_passes).enumerate() {
+        if !keep(index) {
+            continue;
+        }
         if pass != current_pass {
             pass_start = state.clone();
             current_pass = pass;
@@ -418,7 +425,7 @@ pub fn steps(outcome: &FixOutcome) -> Result<Vec<Step<'_>>, edit::ApplyError> {
             state.insert(file.path.clone(), Some(new.clone()));
             files.insert(file.path.clone(), (before, new));
         }
-        out.push(Step { change_set: cs, files });
+        out.push(Step { index, change_set: cs, files });
     }
     Ok(out)
 }
