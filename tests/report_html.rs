@@ -290,3 +290,52 @@ fn the_browser_check_sees_requests_and_console_errors() {
     assert!(result["failed_requests"].to_string().contains("127.0.0.1:9"), "{}", result["failed_requests"]);
     assert_eq!(result["scripts"], 1);
 }
+
+/// `strata report --format html` on the sample backend, as a lead opens it: self-contained, silent,
+/// every rule and change set on the page, and a screenshot with content.
+#[test]
+fn the_sample_backend_report_renders_in_chromium() {
+    let repo = tempfile::tempdir().unwrap();
+    let root = repo.path();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hoc_app");
+    let copy = Command::new("cp").arg("-r").arg(format!("{}/.", sample.display())).arg(root).status().unwrap();
+    assert!(copy.success());
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"],
+        &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "base"],
+    ] {
+        assert!(Command::new("git").current_dir(root).args(args).status().unwrap().success());
+    }
+    let page = root.join("report.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .current_dir(root)
+        .args(["report", "--format", "html", "-o"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .current_dir(root)
+        .args(["report", "--format", "json"])
+        .output()
+        .unwrap();
+    let evidence: Value = serde_json::from_slice(&json.stdout).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let result = load(dir.path(), &std::fs::read_to_string(&page).unwrap());
+    assert_eq!(strings(&result["console"]), Vec::<String>::new(), "console messages");
+    assert_eq!(strings(&result["page_errors"]), Vec::<String>::new(), "page errors");
+    assert_eq!(result["requests"].as_array().unwrap(), &[result["url"].clone()], "requests other than the page");
+    let text = result["text"].as_str().unwrap();
+    for row in evidence["rules"].as_array().unwrap() {
+        assert!(text.contains(row["rule"].as_str().unwrap()), "{} is not on the page", row["rule"]);
+    }
+    for cs in evidence["change_sets"].as_array().unwrap() {
+        assert!(text.contains(cs["location"].as_str().unwrap()), "change set {} is not on the page", cs["id"]);
+    }
+    let (pixels, width) = pixels(Path::new(result["screenshot"].as_str().unwrap()));
+    assert_eq!(width, 1280);
+    let not_white = pixels.iter().filter(|p| p.iter().any(|&c| c < 245)).count();
+    assert!(not_white * 20 > pixels.len(), "only {not_white} of {} pixels are not white", pixels.len());
+}
