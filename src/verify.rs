@@ -297,9 +297,18 @@ mod tests {
             .expect("a timeout is a failure");
         assert!(failure.test.starts_with("timed out after"), "{failure:?}");
         let pid = std::fs::read_to_string(dir.path().join("child.pid")).unwrap();
-        // The background child was killed too: gone, or a zombie waiting for init to reap it.
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
-        assert!(stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z"), "{stat}");
+        // The background child was killed too: gone, or a zombie waiting for init to reap it (the
+        // kernel may take a moment to finish a killed process on a loaded machine).
+        let dead = || {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+            stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")
+        };
+        let mut tries = 0;
+        while !dead() && tries < 100 {
+            std::thread::sleep(Duration::from_millis(50));
+            tries += 1;
+        }
+        assert!(dead(), "the command's background child survived the timeout");
         let passed = run_command("echo ok", dir.path(), Duration::from_secs(10)).unwrap();
         assert!(passed.is_none());
         let failed = run_command("echo 'FAILED t.py::x - no'; exit 3", dir.path(), Duration::from_secs(10)).unwrap();
