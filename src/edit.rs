@@ -15,19 +15,30 @@ use crate::recipe::Applicability;
 pub struct Edit {
     pub range: Range<usize>,
     pub content: String,
+    /// An insertion whose order against another change set's commuting insertion at the same
+    /// point does not matter (a registration line, a function appended to a module, a branch or
+    /// a method added to a class), so both change sets can apply in one pass.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub commutes: bool,
 }
 
 impl Edit {
     pub fn replace(range: Range<usize>, content: impl Into<String>) -> Self {
-        Edit { range, content: content.into() }
+        Edit { range, content: content.into(), commutes: false }
     }
 
     pub fn insert(at: usize, content: impl Into<String>) -> Self {
-        Edit { range: at..at, content: content.into() }
+        Edit { range: at..at, content: content.into(), commutes: false }
     }
 
     pub fn delete(range: Range<usize>) -> Self {
-        Edit { range, content: String::new() }
+        Edit { range, content: String::new(), commutes: false }
+    }
+
+    /// The edit, marked as commuting with other commuting insertions at its point.
+    pub fn commuting(mut self) -> Self {
+        self.commutes = true;
+        self
     }
 
     /// Whether the edits touch the same bytes: overlapping ranges, or an insertion strictly inside
@@ -60,24 +71,55 @@ pub struct FileEdits {
     pub path: String,
     pub create: bool,
     pub edits: Vec<Edit>,
-    /// The edits only insert lines that commute with other shared insertions at the same points
-    /// (registration lines in a shared file), so such change sets can apply in one pass.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub shared: bool,
 }
 
 impl FileEdits {
     pub fn edit(path: impl Into<String>, edits: Vec<Edit>) -> Self {
-        FileEdits { path: path.into(), create: false, edits, shared: false }
+        FileEdits { path: path.into(), create: false, edits }
     }
 
     pub fn create(path: impl Into<String>, content: String) -> Self {
-        FileEdits { path: path.into(), create: true, edits: vec![Edit::insert(0, content)], shared: false }
+        FileEdits { path: path.into(), create: true, edits: vec![Edit::insert(0, content)] }
     }
 
-    /// Marks the edits as insertions that commute with other change sets' shared insertions.
-    pub fn shared(mut self) -> Self {
-        self.shared = true;
+    /// The edits turning `old` into `new`, one per changed run of lines: two change sets that rewrite
+    /// different endpoints of one module then touch different ranges and apply in the same pass (an
+    /// import line both add is the same edit, made once).
+    pub fn between(path: &str, old: &str, new: &str) -> FileEdits {
+        let starts = |text: &str| -> Vec<usize> {
+            let mut starts = vec![0];
+            starts.extend(text.match_indices('\n').map(|(i, _)| i + 1).filter(|&i| i < text.len()));
+            starts.push(text.len());
+            starts
+        };
+        let (old_lines, new_lines) = (starts(old), starts(new));
+        let diff = similar::TextDiff::configure().algorithm(similar::Algorithm::Myers).diff_lines(old, new);
+        let mut edits: Vec<Edit> = Vec::new();
+        // A run of changed lines: old lines `from..to` become new lines `new_from..new_to`.
+        let mut run: Option<(usize, usize, usize, usize)> = None;
+        let mut flush = |run: &mut Option<(usize, usize, usize, usize)>| {
+            if let Some((from, to, new_from, new_to)) = run.take() {
+                edits.push(Edit::replace(old_lines[from]..old_lines[to], &new[new_lines[new_from]..new_lines[new_to]]));
+            }
+        };
+        for op in diff.ops() {
+            let (old_range, new_range) = (op.old_range(), op.new_range());
+            if op.tag() == similar::DiffTag::Equal {
+                flush(&mut run);
+                continue;
+            }
+            run = Some(match run {
+                Some((from, _, new_from, _)) => (from, old_range.end, new_from, new_range.end),
+                None => (old_range.start, old_range.end, new_range.start, new_range.end),
+            });
+        }
+        flush(&mut run);
+        FileEdits::edit(path, edits)
+    }
+
+    /// Marks every edit as commuting (see [`Edit::commutes`]).
+    pub fn commuting(mut self) -> Self {
+        self.edits = self.edits.into_iter().map(Edit::commuting).collect();
         self
     }
 
@@ -88,8 +130,13 @@ impl FileEdits {
         if self.create || other.create {
             return true;
         }
-        let commute = self.shared && other.shared;
-        self.edits.iter().any(|a| other.edits.iter().any(|b| if commute { a.overlaps(b) } else { a.conflicts_with(b) }))
+        // The same edit wanted by both is made once (`fix` combines them), so it is no conflict.
+        self.edits.iter().any(|a| {
+            other
+                .edits
+                .iter()
+                .any(|b| a != b && if a.commutes && b.commutes { a.overlaps(b) } else { a.conflicts_with(b) })
+        })
     }
 }
 
@@ -115,6 +162,12 @@ pub struct ChangeSet {
     /// endpoint plan the same edits, and are fixed together.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub also_fixes: Vec<(String, String)>,
+    /// A follow-on of other change sets (what they left unused together), fixing no violation itself.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub follow_on: bool,
+    /// Its transform tidies the source file after itself (see `TransformOutput::tidies_source`).
+    #[serde(skip)]
+    pub tidies_source: bool,
 }
 
 impl ChangeSet {
@@ -129,12 +182,18 @@ impl ChangeSet {
             files: Vec::new(),
             follow_ups: Vec::new(),
             also_fixes: Vec::new(),
+            follow_on: false,
+            tidies_source: false,
         }
     }
 
     /// The number of violations the change set fixes.
     pub fn fixes(&self) -> usize {
-        1 + self.also_fixes.len()
+        if self.follow_on {
+            0
+        } else {
+            1 + self.also_fixes.len()
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -298,15 +357,28 @@ mod tests {
     }
 
     #[test]
-    fn shared_insertions_at_one_point_commute_other_edits_do_not() {
+    fn commuting_insertions_at_one_point_commute_other_edits_do_not() {
         let a = FileEdits::edit("w.py", vec![Edit::insert(10, "a\n")]);
         let b = FileEdits::edit("w.py", vec![Edit::insert(10, "b\n")]);
         assert!(a.conflicts_with(&b), "plain insertions at one point have no known order");
-        assert!(!a.clone().shared().conflicts_with(&b.clone().shared()));
-        let replace = FileEdits::edit("w.py", vec![Edit::replace(5..15, "x")]).shared();
-        assert!(a.shared().conflicts_with(&replace), "an insertion inside a replaced range still conflicts");
+        assert!(!a.clone().commuting().conflicts_with(&b.clone().commuting()));
+        assert!(a.conflicts_with(&b.clone().commuting()), "both must commute");
+        let replace = FileEdits::edit("w.py", vec![Edit::replace(5..15, "x")]).commuting();
+        assert!(a.clone().commuting().conflicts_with(&replace), "an insertion inside a replaced range still conflicts");
         let created = FileEdits::create("w.py", String::new());
-        assert!(b.shared().conflicts_with(&created));
+        assert!(b.commuting().conflicts_with(&created));
+        assert!(!a.conflicts_with(&a.clone()), "the same edit wanted twice is made once");
+    }
+
+    #[test]
+    fn edits_between_two_texts_rebuild_the_new_one_hunk_by_hunk() {
+        let old = "import a\r\nimport b\r\n\ndef f():\r\n    return 1\r\n\ndef g():\r\n    return 2";
+        let new = "import a\r\n\ndef f():\r\n    return 10\r\n\ndef g():\r\n    return 2\r\n\ndef h():\r\n    pass";
+        let fe = FileEdits::between("m.py", old, new);
+        assert_eq!(fe.edits.len(), 3, "{:?}", fe.edits);
+        assert_eq!(apply(old, &fe.edits).unwrap(), new);
+        assert!(FileEdits::between("m.py", old, old).edits.is_empty());
+        assert_eq!(apply("", &FileEdits::between("m.py", "", "x\n").edits).unwrap(), "x\n");
     }
 
     #[test]

@@ -128,6 +128,11 @@ pub fn run(
     let mut ask = true;
     let mut quit = false;
     let mut converged = false;
+    // Files that several change sets of the last pass rewrote with a transform that tidies its
+    // source, with the rule and the text before that pass: what each left because the others still
+    // used it (a helper, an import) may now be unused by all, which a tidy change set removes in
+    // the next pass.
+    let mut tidy: BTreeMap<String, (String, String)> = BTreeMap::new();
     let all = project.candidates(paths)?;
     let bar = crate::progress::bar(None, "{spinner} fixing: {msg}", true);
     for pass in 1..=MAX_PASSES {
@@ -155,7 +160,11 @@ pub fn run(
             unsafe_skipped.remove(&candidate.rel_path);
             errors.remove(&candidate.rel_path);
         }
-        let mut pending = Vec::new();
+        let mut pending: Vec<ChangeSet> = std::mem::take(&mut tidy)
+            .into_iter()
+            .filter_map(|(path, (rule, before))| tidy_up(project, &outcome.contents, &path, &rule, &before))
+            .filter(|cs| !rejected.contains(&fingerprint(cs)))
+            .collect();
         for planned in planned.into_iter().flatten() {
             let cs = match planned {
                 Ok(cs) => cs,
@@ -218,7 +227,18 @@ pub fn run(
         next_scope.extend(staged.iter().flat_map(|cs| cs.files.iter().map(|f| f.path.clone())));
         next_scope.extend(staged.iter().map(|cs| cs.source.clone()));
         let before = outcome.applied.len();
+        let mut fixed_in: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+        for cs in staged.iter().filter(|cs| cs.tidies_source) {
+            fixed_in.entry(cs.source.as_str()).or_insert((0, cs.rule.as_str())).0 += 1;
+        }
+        let mut next_tidy: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for (path, (count, rule)) in fixed_in {
+            if let (true, Some(text)) = (count > 1, current_text(project, &outcome.contents, path)) {
+                next_tidy.insert(path.to_string(), (rule.to_string(), text));
+            }
+        }
         commit_pass(project, pass, staged, &mut outcome);
+        tidy = next_tidy;
         crate::progress::detail(
             &bar,
             format!(
@@ -238,6 +258,35 @@ pub fn run(
     outcome.unsafe_skipped = unsafe_skipped.into_values().flatten().collect();
     outcome.errors = errors.into_values().flatten().collect();
     Ok(outcome)
+}
+
+/// A change set removing, from a file several change sets of one pass fixed in, the private
+/// helpers and then the imports that pass made unused (`before`: the file's text before the pass).
+fn tidy_up(project: &Project, contents: &Contents, path: &str, rule: &str, before: &str) -> Option<ChangeSet> {
+    let now = current_text(project, contents, path)?;
+    let parse = |text: &str| {
+        python::SourceFile::parse(path.to_string(), project.root().join(path), text.as_bytes().to_vec()).ok()
+    };
+    let (before, current) = (parse(before)?, parse(&now)?);
+    let helpers = primitives::private_functions_made_unused(&before, &current);
+    let without = parse(&edit::apply(&now, &helpers).ok()?)?;
+    let imports = primitives::imports_made_unused(&before, &without);
+    let tidied = edit::apply(&without.text, &imports).ok()?;
+    if tidied == now {
+        return None;
+    }
+    let mut cs = ChangeSet::manual(
+        rule,
+        path,
+        format!("{path}:1:1"),
+        "remove the helpers and imports that the fixes of the last pass left unused".to_string(),
+        String::new(),
+    );
+    cs.applicability = Applicability::Safe;
+    cs.reason = None;
+    cs.follow_on = true;
+    cs.files = vec![FileEdits::between(path, &now, &tidied)];
+    Some(cs)
 }
 
 /// Whether a project-relative path lies under the paths a run was given (all when none were).
@@ -325,16 +374,15 @@ fn validate(project: &Project, sources: &Sources, change_sets: &[&ChangeSet]) ->
     }
 }
 
-/// Applies the staged (non-conflicting, individually valid) change sets to the run's contents.
-/// The edits of non-conflicting change sets per file (and whether one creates it). Shared
-/// insertions may repeat across change sets (the same import line): one is kept.
+/// The edits of non-conflicting change sets per file (and whether one creates it). An edit may
+/// repeat across change sets (the same import line, the same line rewritten alike): one is kept.
 fn combined<'c>(change_sets: impl Iterator<Item = &'c ChangeSet>) -> BTreeMap<&'c str, (bool, Vec<Edit>)> {
     let mut per_file: BTreeMap<&str, (bool, Vec<Edit>)> = BTreeMap::new();
     for file in change_sets.flat_map(|cs| &cs.files) {
         let (create, edits) = per_file.entry(file.path.as_str()).or_default();
         *create |= file.create;
         for edit in &file.edits {
-            if !(edit.range.is_empty() && edits.contains(edit)) {
+            if !edits.contains(edit) {
                 edits.push(edit.clone());
             }
         }
@@ -544,7 +592,6 @@ fn plan_case(
     let mut add = |fe: FileEdits| {
         let entry = files.entry(fe.path.clone()).or_insert_with(|| FileEdits::edit(fe.path.clone(), Vec::new()));
         entry.create |= fe.create;
-        entry.shared = if entry.edits.is_empty() { fe.shared } else { entry.shared && fe.shared };
         entry.edits.extend(fe.edits);
     };
     let site = FixSite { project, analysed, rule, case: index, m, env, vars: &vars, contents };
@@ -556,6 +603,7 @@ fn plan_case(
     }
     let mut follow_ups = Vec::new();
     let mut description = description.clone();
+    let mut tidies_source = false;
     if let Some(spec) = &fix.case.transform {
         let call = TransformCall { project, analysed, rule, m, env, params: &spec.params, sources, vars: &vars };
         let result = match transform::memo_key(&spec.name, &call) {
@@ -567,6 +615,7 @@ fn plan_case(
         };
         match result {
             Ok(output) => {
+                tidies_source = output.tidies_source;
                 output.files.into_iter().for_each(&mut add);
                 follow_ups.extend(output.follow_ups);
                 if let Some(d) = output.description {
@@ -589,6 +638,8 @@ fn plan_case(
         files: files.into_values().collect(),
         follow_ups,
         also_fixes: Vec::new(),
+        follow_on: false,
+        tidies_source,
     })
 }
 

@@ -656,6 +656,7 @@ pub fn run(call: &TransformCall) -> Result<TransformOutput, ManualReason> {
             if x.segments.len() > 1 { format!(" ({} parts)", x.segments.len()) } else { String::new() },
             x.str_var("driver_path"),
         )),
+        tidies_source: true,
     })
 }
 
@@ -1126,7 +1127,7 @@ impl<'a, 't> Extraction<'a, 't> {
         // unwrap it, unless the file already had such a `try` of its own to keep.
         let pruned =
             if primitives::has_reraising_try(file) { pruned } else { primitives::unwrap_reraising_try(&pruned) };
-        Ok(minimal_edit(&file.rel_path, Some(&file.text), pruned))
+        Ok(FileEdits::between(&file.rel_path, &file.text, &pruned))
     }
 
     /// The driver module: created with its imports and carried definitions, or extended (imports
@@ -1174,15 +1175,18 @@ impl<'a, 't> Extraction<'a, 't> {
                 self.check_no_clash(&existing)?;
                 let mut edits = import_edits(&existing, &self.carried.driver.imports);
                 let bound = existing.module_bindings();
-                let mut appended = String::new();
+                // Appended code commutes with another extraction's into the same driver, and one
+                // insertion per definition makes a definition both carry the same edit, made once.
+                // Imports do not commute: two change sets adding names to one line must not both
+                // write it.
                 for (name, text) in &self.carried.driver.definitions {
                     if !bound.iter().any(|b| &b.name == name) {
-                        appended.push_str(&format!("\n\n{text}\n"));
+                        edits.push(append(&existing, &format!("\n\n{text}\n")).commuting());
                     }
                 }
-                appended.push_str(&function);
-                edits.push(append(&existing, &appended));
-                Ok(vec![minimal_edit(&path, Some(&existing.text), apply(&existing.text, &edits)?)])
+                edits.push(append(&existing, &function).commuting());
+                apply(&existing.text, &edits)?;
+                Ok(vec![FileEdits::edit(path, edits)])
             }
         }
     }
@@ -1323,7 +1327,8 @@ impl<'a, 't> Extraction<'a, 't> {
         let mut imports: Vec<ImportLine> = registry_imports.to_vec();
         imports.push(driver_import);
         let mut edits = import_edits(file, &imports);
-        if python::top_level_definition(file, "class_definition", &class_name).is_none() {
+        let class_exists = python::top_level_definition(file, "class_definition", &class_name).is_some();
+        if !class_exists {
             // The registration line goes first: when `register` ends the file, both edits insert at
             // its end, and the line must stay inside `register`, not follow the new class.
             let class = append(file, &self.render("handler_class.py.j2")?);
@@ -1342,9 +1347,19 @@ impl<'a, 't> Extraction<'a, 't> {
                 }
             }
         }
-        text = apply(&text, &edits)?;
-        let file = parse(&path, &text)?;
-        let class = python::top_level_definition(&file, "class_definition", &class_name)
+        // With the class in place, the new branch and method are insertions into the current text,
+        // which commute with another extraction's into the same class: a router's endpoints then
+        // move in one pass instead of one pass each.
+        let incremental = class_exists && current.is_some();
+        let staged;
+        let file: &SourceFile = if incremental {
+            file
+        } else {
+            text = apply(&text, &edits)?;
+            staged = parse(&path, &text)?;
+            &staged
+        };
+        let class = python::top_level_definition(file, "class_definition", &class_name)
             .ok_or("the handler class is missing")?;
         let class_body = body_statements(class);
         let execute = class_body
@@ -1369,15 +1384,19 @@ impl<'a, 't> Extraction<'a, 't> {
         }
         let last_member = *class_body.last().ok_or("the handler class is empty")?;
         let width = |node: Node| {
-            self.line_length.saturating_sub(primitives::indentation(&file, node).unwrap_or_default().len())
+            self.line_length.saturating_sub(primitives::indentation(file, node).unwrap_or_default().len())
         };
         let branch = primitives::wrap_long_lines(&branch, width(fallback));
         let method = primitives::wrap_long_lines(&method, width(last_member));
-        let edits = vec![
-            primitives::insert_before(&file, fallback, &branch).ok_or("cannot add the dispatch branch")?,
-            primitives::insert_after(&file, last_member, &method).ok_or("cannot add the handler method")?,
+        let inserts = [
+            primitives::insert_before(file, fallback, &branch).ok_or("cannot add the dispatch branch")?,
+            primitives::insert_after(file, last_member, &method).ok_or("cannot add the handler method")?,
         ];
-        let new = apply(&text, &edits)?;
+        if incremental {
+            edits.extend(inserts.into_iter().map(Edit::commuting));
+            return Ok(FileEdits::edit(path, edits));
+        }
+        let new = apply(&text, &inserts)?;
         Ok(minimal_edit(&path, current.as_ref().map(|f| f.text.as_str()), new))
     }
 
@@ -1431,7 +1450,7 @@ impl<'a, 't> Extraction<'a, 't> {
             edits.push(edit.ok_or("cannot add the wiring call")?);
         }
         // Registration lines of different domains commute: such change sets apply in one pass.
-        Ok(FileEdits::edit(path, edits).shared())
+        Ok(FileEdits::edit(path, edits).commuting())
     }
 }
 

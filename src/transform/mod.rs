@@ -32,6 +32,10 @@ pub struct TransformOutput {
     pub follow_ups: Vec<String>,
     /// Replaces the recipe's description when the transform knows better (e.g. the operation name).
     pub description: Option<String>,
+    /// The transform removes from the match's file what its rewrite left unused (helpers,
+    /// imports), judged on that file alone: when several of its change sets rewrite one file in a
+    /// pass, what they left unused together is removed by a follow-on change set.
+    pub tidies_source: bool,
 }
 
 /// A reason why the match must be fixed by hand (the change set becomes `manual`).

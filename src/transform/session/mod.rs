@@ -88,7 +88,7 @@ pub fn run(call: &TransformCall) -> Result<TransformOutput, ManualReason> {
     };
     let mut follow_ups = threaded.owners;
     follow_ups.extend(threaded.notes);
-    Ok(TransformOutput { files, follow_ups, description: Some(description) })
+    Ok(TransformOutput { files, follow_ups, description: Some(description), tidies_source: false })
 }
 
 /// The start of the class or function a match's rewrite covers (matches in one unit share it).
