@@ -1284,3 +1284,47 @@ fn dry_run_json_is_one_document_with_the_diffs_inside() {
     );
     assert_eq!(tree_bytes(dir.path()), before, "a dry run wrote files");
 }
+
+/// A router of many endpoints moves in a few passes, not one pass per endpoint: its file's edits
+/// are per changed run of lines, the driver's appended functions and the handler's new branches
+/// and methods commute, and what the extractions left unused together (the router's `update`
+/// and model imports) goes in a follow-on change set. The result is what one pass per endpoint
+/// gave: every file compiles, nothing is left, a second run changes nothing.
+#[test]
+fn a_router_s_endpoints_move_in_a_few_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let generator = common::repo_root().join("scripts/bench_corpus.py");
+    let out = std::process::Command::new(python())
+        .arg(&generator)
+        .arg(root)
+        .args(["--router-endpoints", "24"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    git_commit_all(root);
+    let (code, stdout, stderr) = run(root, &["fix", "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let outcome = json(&stdout);
+    let applied = outcome["applied"].as_array().unwrap();
+    let moved = applied.iter().filter(|cs| cs["follow_on"] != true).count();
+    let follow_ons = applied.len() - moved;
+    assert_eq!(moved, 24, "{stdout}");
+    assert!(follow_ons >= 1, "no follow-on change set tidied the router");
+    assert!(outcome["passes"].as_u64().unwrap() <= 6, "{} passes for 24 endpoints", outcome["passes"]);
+    assert_eq!(outcome["dropped"], serde_json::json!([]));
+    let router = read(root, "backend/app/hoc/api/cus/orders/orders.py");
+    assert!(!router.contains("from sqlalchemy import update") && !router.contains("import Order"), "{router}");
+    assert_eq!(router.matches("get_operation_registry().execute(").count(), 24);
+    let handler = read(root, "backend/app/hoc/cus/hoc_spine/orchestrator/handlers/orders_handler.py");
+    for i in 0..24 {
+        assert_eq!(handler.matches(&format!("\"step_{i}\"")).count(), 1, "step_{i} dispatched once:\n{handler}");
+    }
+    let files: Vec<String> =
+        tree_bytes(root).keys().filter(|p| p.ends_with(".py")).map(|p| root.join(p).display().to_string()).collect();
+    let compiled = std::process::Command::new(python()).args(["-m", "py_compile"]).args(&files).output().unwrap();
+    assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
+    let (code, stdout, _) = run(root, &["fix", "--dry-run", "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(json(&stdout)["applied"], serde_json::json!([]), "a second run changes something");
+}

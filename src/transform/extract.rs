@@ -1383,9 +1383,8 @@ impl<'a, 't> Extraction<'a, 't> {
             method.push_str(&self.render("handler_method.py.j2")?);
         }
         let last_member = *class_body.last().ok_or("the handler class is empty")?;
-        let width = |node: Node| {
-            self.line_length.saturating_sub(primitives::indentation(file, node).unwrap_or_default().len())
-        };
+        let width =
+            |node: Node| self.line_length.saturating_sub(primitives::indentation(file, node).unwrap_or_default().len());
         let branch = primitives::wrap_long_lines(&branch, width(fallback));
         let method = primitives::wrap_long_lines(&method, width(last_member));
         let inserts = [
