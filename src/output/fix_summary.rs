@@ -9,7 +9,8 @@ pub fn render(outcome: &FixOutcome, dry_run: bool) -> String {
     let mut out = String::new();
     let verb = if dry_run { "Would fix" } else { "Fixed" };
     let mut per_rule: BTreeMap<&str, usize> = BTreeMap::new();
-    for cs in &outcome.applied {
+    // A follow-on change set fixes no violation of its own.
+    for cs in outcome.applied.iter().filter(|cs| !cs.follow_on) {
         *per_rule.entry(cs.rule.as_str()).or_default() += 1;
         for (rule, _) in &cs.also_fixes {
             *per_rule.entry(rule.as_str()).or_default() += 1;
