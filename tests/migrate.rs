@@ -144,6 +144,51 @@ fn commits_per_change_set_or_all_hold_the_same_tree() {
 }
 
 #[test]
+fn the_report_goes_in_the_last_commit_or_in_the_files_asked_for() {
+    let repo = sample_repo();
+    let root = repo.path();
+    let (code, _, stderr) = run(root, &["migrate", "--branch", "in-body", "--author", BOT, "--quiet"]);
+    assert_eq!(code, 0, "{stderr}");
+    let last = git(root, &["log", "-1", "--format=%B", "in-body"]);
+    assert!(last.contains("Violations per rule"), "the last commit's body has no report:\n{last}");
+
+    let files = tempfile::tempdir().unwrap();
+    let report = files.path().join("report.md");
+    let body = files.path().join("body.md");
+    let (code, _, stderr) = run(
+        root,
+        &[
+            "migrate",
+            "--branch",
+            "in-file",
+            "--author",
+            BOT,
+            "--quiet",
+            "--report",
+            report.to_str().unwrap(),
+            "--pr-body-file",
+            body.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let written = std::fs::read_to_string(&report).unwrap();
+    assert!(written.contains("Violations per rule") && written.contains("Change sets"), "{written}");
+    assert_eq!(std::fs::read_to_string(&body).unwrap(), written, "the PR body is the report");
+    let head = git(root, &["rev-parse", "in-file"]);
+    assert!(written.contains(&head[..10]), "the report names the branch's head {head}:\n{written}");
+    let bodies = git(root, &["log", "--format=%B", "main..in-file"]);
+    assert!(!bodies.contains("Violations per rule"), "--report FILE still put the report in a commit");
+    assert_eq!(git(root, &["rev-parse", "in-file^{tree}"]), git(root, &["rev-parse", "in-body^{tree}"]));
+
+    // A run that fails writes neither file.
+    let (_, _, _) = (std::fs::remove_file(&report), std::fs::remove_file(&body), ());
+    let (code, _, stderr) =
+        run(root, &["migrate", "--branch", "in-file", "--quiet", "--report", report.to_str().unwrap()]);
+    assert_eq!(code, 2, "an existing branch without --update is an error: {stderr}");
+    assert!(!report.exists(), "a refused run wrote its report");
+}
+
+#[test]
 fn an_existing_branch_is_rebuilt_only_with_update_and_never_over_foreign_commits() {
     let repo = sample_repo();
     let root = repo.path();

@@ -12,7 +12,7 @@ use crate::fix::FixOptions;
 use crate::forge::{self, Forge, PrOutcome, Token};
 use crate::git::{self, Repo};
 use crate::migrate::{self, Checkout, Plan};
-use crate::output::evidence::ManualSite;
+use crate::output::evidence::{ManualSite, Revision};
 use crate::verify::Verifier;
 
 /// A base commit checked out for the engine, the project loaded from it, and where the project
@@ -178,17 +178,9 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
     }
     let who = git::signature(repo, args.author.as_deref())?;
     // The evidence goes with the branch: in the last commit's body, or in the file asked for.
+    plan.evidence.head = Some(Revision { name: args.branch.clone(), commit: String::new() });
     let report = crate::output::report::markdown(&plan.evidence);
-    let in_body = match &args.report {
-        Some(path) => {
-            std::fs::write(path, &report).with_context(|| format!("cannot write the report to {}", path.display()))?;
-            None
-        }
-        None => Some(report.as_str()),
-    };
-    if let Some(path) = &args.pr_body_file {
-        std::fs::write(path, &report).with_context(|| format!("cannot write the body to {}", path.display()))?;
-    }
+    let in_body = if args.report.is_some() { None } else { Some(report.as_str()) };
     let messages = migrate::messages(&workspace.project, &plan, in_body)?;
     let head = migrate::write(repo, base, &plan.commits, &messages, &who)?;
     // A rebuild that gives the same tree on the same base keeps the branch (and its pull request) as it is.
@@ -219,6 +211,17 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
             plan.remaining,
             plural(plan.remaining),
         ));
+    }
+    // The files come after the branch, so a failed rebuild leaves no report of a branch that is not
+    // there; written afterwards, they can name the branch's head.
+    let head_id = summary["head"].as_str().unwrap_or_default().to_string();
+    plan.evidence.head = Some(Revision { name: args.branch.clone(), commit: head_id });
+    let report = crate::output::report::markdown(&plan.evidence);
+    if let Some(path) = &args.report {
+        std::fs::write(path, &report).with_context(|| format!("cannot write the report to {}", path.display()))?;
+    }
+    if let Some(path) = &args.pr_body_file {
+        std::fs::write(path, &report).with_context(|| format!("cannot write the body to {}", path.display()))?;
     }
     if let Some(remote) = &args.push {
         match repo.push(remote, &args.branch, args.force)? {

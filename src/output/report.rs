@@ -383,6 +383,10 @@ fn manual_groups(manual: &[ManualSite]) -> Vec<(&str, Vec<&ManualSite>)> {
 }
 
 fn revision(r: &Revision) -> String {
+    // A report committed on its own branch cannot name that commit: it names the branch alone.
+    if r.commit.is_empty() {
+        return format!("{} (the branch this report is committed on)", code(&r.name, false));
+    }
     format!("{} at {}", code(&r.name, false), code(&r.commit, false))
 }
 
