@@ -123,7 +123,7 @@ impl FileEdits {
         self
     }
 
-    fn conflicts_with(&self, other: &FileEdits) -> bool {
+    pub(crate) fn conflicts_with(&self, other: &FileEdits) -> bool {
         if self.path != other.path {
             return false;
         }

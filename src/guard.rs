@@ -30,6 +30,7 @@ pub enum Check {
     LayerImport,
     CallSignature,
     DuplicateRegistration,
+    ImportFails,
 }
 
 impl Check {
@@ -41,6 +42,7 @@ impl Check {
             Check::LayerImport => "layer-import",
             Check::CallSignature => "call-signature",
             Check::DuplicateRegistration => "duplicate-registration",
+            Check::ImportFails => "import-fails",
         }
     }
 }
@@ -77,6 +79,9 @@ struct ImportSite {
     module: String,
     names: Vec<String>,
     line: usize,
+    /// A statement of the module's own body (not in a function, `try` or `if`): it runs, and
+    /// must succeed, whenever the module is imported.
+    top_level: bool,
 }
 
 impl<'c> Guard<'c> {
@@ -126,6 +131,7 @@ impl<'c> Guard<'c> {
         let mut out = Vec::new();
         for_each_node(file.tree.root_node(), |n| {
             let line = file.line_col(n.start_byte()).0;
+            let top_level = n.parent().is_some_and(|p| p.kind() == "module");
             match n.kind() {
                 "import_statement" => {
                     let mut cursor = n.walk();
@@ -133,7 +139,12 @@ impl<'c> Guard<'c> {
                         let target =
                             if name.kind() == "aliased_import" { name.child_by_field_name("name") } else { Some(name) };
                         if let Some(t) = target {
-                            out.push(ImportSite { module: file.node_text(t).to_string(), names: Vec::new(), line });
+                            out.push(ImportSite {
+                                module: file.node_text(t).to_string(),
+                                names: Vec::new(),
+                                line,
+                                top_level,
+                            });
                         }
                     }
                 }
@@ -154,7 +165,7 @@ impl<'c> Guard<'c> {
                             names.push(file.node_text(t).to_string());
                         }
                     }
-                    out.push(ImportSite { module: absolute, names, line });
+                    out.push(ImportSite { module: absolute, names, line, top_level });
                 }
                 _ => {}
             }
@@ -227,6 +238,12 @@ impl<'c> Guard<'c> {
                 }
                 continue;
             };
+            if let Some(why) = self.import_failure(files, &site.module) {
+                let message = format!("importing `{}` fails: {why}", site.module);
+                // Keyed by the module alone: a module that already failed to import is no new fact when a
+                // change set makes it fail at another import first (one removed from above it).
+                facts.push(self.fact(Check::ImportFails, file, site.line, message, site.module.clone()));
+            }
             if let (Some((mine, my_layer)), Some((theirs, their_layer))) = (&own_rank, self.rank(&target.rel_path)) {
                 if theirs < *mine {
                     let message = format!(
@@ -255,6 +272,31 @@ impl<'c> Guard<'c> {
             }
         }
         facts
+    }
+
+    /// Why importing project module `module` fails, if it does: Python runs the body of every
+    /// package on its path and then the module's own, so a top-level import in one of them of a
+    /// project module that does not exist (or of a name it does not define) raises `ImportError`
+    /// before anything of `module` can be used. One hop only: the modules those bodies import are
+    /// not followed further.
+    fn import_failure(&self, files: &dyn ProjectFiles, module: &str) -> Option<String> {
+        let parts: Vec<&str> = module.split('.').collect();
+        (1..=parts.len()).find_map(|n| {
+            let body = self.module_file(files, &parts[..n].join("."))?;
+            self.import_sites(&body).into_iter().filter(|s| s.top_level).find_map(|site| {
+                if !self.is_project_module(files, &site.module) {
+                    return None;
+                }
+                if !self.module_exists(files, &site.module) {
+                    return Some(format!(
+                        "{} imports `{}`, which does not exist in the project",
+                        body.rel_path, site.module
+                    ));
+                }
+                let missing = site.names.iter().find(|name| !self.import_resolves(files, &site.module, Some(name)))?;
+                Some(format!("{} imports `{missing}` from `{}`, which does not define it", body.rel_path, site.module))
+            })
+        })
     }
 
     /// Calls of top-level functions of project modules (`module.f(...)` or an imported `f(...)`)

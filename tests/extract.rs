@@ -787,6 +787,54 @@ fn a_stale_relative_import_is_carried_only_to_the_one_module_it_can_mean() {
     assert!(follow_ups.contains("the only project module of that name"), "{stdout}");
 }
 
+const ROUTER_WITH_A_FAILING_IMPORT: &str = r#"from fastapi import APIRouter, Depends
+from sqlalchemy import select
+
+from app.db import get_db
+from app.models import Item
+from ..catalog.entries import CatalogEntry
+
+router = APIRouter()
+
+
+@router.get("/items")
+def list_items(db=Depends(get_db)):
+    rows = db.execute(select(Item)).scalars().all()
+    return [r.name for r in rows]
+
+
+@router.get("/entries")
+def list_entries(db=Depends(get_db)):
+    rows = db.execute(select(CatalogEntry)).scalars().all()
+    return [r.name for r in rows]
+"#;
+
+/// The one module a stale import can mean may itself fail to import (its package imports a module
+/// that is gone). Moving code that needs it into a driver would make the driver, its handler and
+/// the registry fail at import: the change set is refused, and says why.
+#[test]
+fn code_is_not_moved_next_to_an_import_that_fails() {
+    let dir = project(ROUTER_WITH_A_FAILING_IMPORT);
+    write(dir.path(), "backend/app/catalog/__init__.py", "from .registry_service import REGISTRY\n");
+    write(dir.path(), "backend/app/catalog/entries.py", "class CatalogEntry:\n    pass\n");
+    git_commit_all(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["fix", "--json", "--color", "never"]);
+    assert_eq!(code, 1, "a violation is left: {stderr}");
+    let outcome = json(&stdout);
+    assert_eq!(outcome["applied"].as_array().unwrap().len(), 1, "the other endpoint moves: {stdout}");
+    // Refused when the pass checks what its change sets mean, with the reason; the site is
+    // planned again after the other endpoint moved its lines, and listed once.
+    assert_eq!(outcome["dropped"].as_array().unwrap().len(), 1, "{stdout}");
+    let reasons = outcome["dropped"].to_string();
+    assert!(
+        reasons.contains("importing `app.catalog.entries` fails")
+            && reasons.contains("backend/app/catalog/__init__.py imports `app.catalog.registry_service`"),
+        "{stdout}"
+    );
+    let driver = read(dir.path(), "backend/app/hoc/cus/shop/L6_drivers/items_driver.py");
+    assert!(driver.contains("def list_items") && !driver.contains("CatalogEntry"), "{driver}");
+}
+
 const COMMITTING_HELPER: &str = r#"from fastapi import APIRouter, Depends
 from sqlalchemy import select
 

@@ -221,6 +221,9 @@ pub fn run(
         let (accepted, refused) = accept(project, &sources, Vec::new(), approved);
         for (cs, why) in refused {
             rejected.insert(fingerprint(&cs));
+            // Edits elsewhere in its file move a refused site, so a later pass plans and refuses it
+            // again: the latest refusal stands for the site, once.
+            outcome.dropped.retain(|d| !same_site(&d.change_set, &cs));
             outcome.dropped.push(NotApplied { change_set: cs, why });
         }
         staged.extend(accepted);
@@ -253,6 +256,9 @@ pub fn run(
         scope = Some(next_scope);
     }
     bar.finish_and_clear();
+    // A site refused in one pass and fixed in a later one (the cause was another change set) is fixed.
+    let applied = &outcome.applied;
+    outcome.dropped.retain(|d| !applied.iter().any(|a| same_site(a, &d.change_set)));
     outcome.hit_pass_limit = !converged;
     outcome.manual = manual.into_values().flatten().collect();
     outcome.unsafe_skipped = unsafe_skipped.into_values().flatten().collect();
@@ -294,6 +300,12 @@ fn in_paths(project: &Project, paths: &[PathBuf], rel: &str) -> bool {
     let root = std::fs::canonicalize(project.root()).unwrap_or_else(|_| project.root().to_path_buf());
     let abs = root.join(rel);
     paths.is_empty() || paths.iter().any(|p| abs.starts_with(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())))
+}
+
+/// Whether two change sets of different passes fix the same site: same rule, same source file and
+/// the same description (which names the function or statement; line numbers move between passes).
+fn same_site(a: &ChangeSet, b: &ChangeSet) -> bool {
+    a.rule == b.rule && a.source == b.source && a.description == b.description
 }
 
 /// Identity of a change set across passes (same rule, place and edits).
@@ -415,6 +427,7 @@ fn commit_pass(project: &Project, pass: usize, mut staged: Vec<ChangeSet>, outco
             staged.into_iter().partition(|cs| cs.files.iter().any(|f| broken.contains(&f.path)));
         for cs in bad {
             let why = "together with other fixes in the same pass the result would not parse; fix it separately".into();
+            outcome.dropped.retain(|d| !same_site(&d.change_set, &cs));
             outcome.dropped.push(NotApplied { change_set: cs, why });
         }
         staged = good;

@@ -420,9 +420,12 @@ pub fn add_import(file: &SourceFile, module: &str, name: Option<&str>, alias: Op
 }
 
 /// Adds `members` (`name` or `name as alias`) to the file's own top-level `from module import ...`
-/// statement, when it has one (not a star import): one edit after its last name, inside the
-/// parentheses and after a trailing comma where there are some. `None` when there is none.
-pub fn merge_into_from_import(file: &SourceFile, module: &str, members: &[String]) -> Option<Edit> {
+/// statement, when it has one (not a star import): one insertion per member after its last name,
+/// inside the parentheses and after a trailing comma where there are some. `None` when there is none.
+///
+/// The insertions commute: the order of names in an import does not matter, so change sets that
+/// add different names to one statement apply in one pass, and a name both add is added once.
+pub fn merge_into_from_import(file: &SourceFile, module: &str, members: &[String]) -> Option<Vec<Edit>> {
     let stmt = top_level_imports(file).into_iter().rev().find(|s| {
         s.kind() == "import_from_statement" && from_module(file, *s).as_deref() == Some(module) && {
             let mut cursor = s.walk();
@@ -439,13 +442,11 @@ pub fn merge_into_from_import(file: &SourceFile, module: &str, members: &[String
         let indent = indentation(file, last).unwrap_or_else(|| "    ".into());
         let comma = after_last.trim_start().starts_with(',');
         let at = if comma { last.end_byte() + after_last.find(',')? + 1 } else { last.end_byte() };
-        let lead = if comma { "" } else { "," };
         let nl = file.newline();
-        let text: String = members.iter().map(|m| format!("{nl}{indent}{m},")).collect();
-        let text = if comma { text } else { text.trim_end_matches(',').to_string() };
-        return Some(Edit::insert(at, format!("{lead}{text}")));
+        let text = |m: &String| if comma { format!("{nl}{indent}{m},") } else { format!(",{nl}{indent}{m}") };
+        return Some(members.iter().map(|m| Edit::insert(at, text(m)).commuting()).collect());
     }
-    Some(Edit::insert(last.end_byte(), members.iter().map(|m| format!(", {m}")).collect::<String>()))
+    Some(members.iter().map(|m| Edit::insert(last.end_byte(), format!(", {m}")).commuting()).collect())
 }
 
 /// Every identifier used outside import statements, in one walk of the file.
@@ -669,11 +670,36 @@ mod tests {
     }
 
     #[test]
+    fn names_two_change_sets_add_to_one_import_commute_and_a_shared_one_is_added_once() {
+        use crate::edit::FileEdits;
+        for text in [
+            "from m import a, b\nx = 1\n",
+            "from m import (\n    a,\n    b,\n)\n",
+            "from m import (\n    a,\n    b\n)\n",
+        ] {
+            let f = file(text);
+            let one = FileEdits::edit("x.py", merge_into_from_import(&f, "m", &["c".into(), "d".into()]).unwrap());
+            let two = FileEdits::edit("x.py", merge_into_from_import(&f, "m", &["d".into(), "e".into()]).unwrap());
+            assert!(!one.conflicts_with(&two), "{text}");
+            let mut both: Vec<Edit> = one.edits.clone();
+            both.extend(two.edits.into_iter().filter(|e| !one.edits.contains(e)));
+            let out = crate::edit::apply(text, &both).unwrap();
+            let parsed = file(&out);
+            let names: Vec<String> =
+                from_names(&parsed, top_level_imports(&parsed)[0]).into_iter().map(|(_, n, _)| n).collect();
+            assert_eq!(names, ["a", "b", "c", "d", "e"], "{out}");
+            // Removing the statement while a name is added to it is a conflict.
+            let gone = FileEdits::edit("x.py", delete_statement(&f, top_level_imports(&f)[0]));
+            assert!(one.conflicts_with(&gone), "{text}");
+        }
+    }
+
+    #[test]
     fn new_names_join_the_files_own_from_import() {
         let merged = |text: &str| {
             let f = file(text);
-            let edit = merge_into_from_import(&f, "m", &["c".into(), "d as e".into()]).unwrap();
-            crate::edit::apply(text, &[edit]).unwrap()
+            let edits = merge_into_from_import(&f, "m", &["c".into(), "d as e".into()]).unwrap();
+            crate::edit::apply(text, &edits).unwrap()
         };
         assert_eq!(merged("from m import a, b\nx = 1\n"), "from m import a, b, c, d as e\nx = 1\n");
         assert_eq!(

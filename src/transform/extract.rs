@@ -571,8 +571,8 @@ fn import_edits(file: &SourceFile, lines: &[ImportLine]) -> Vec<Edit> {
             })
             .collect();
         match (!members.is_empty()).then(|| primitives::merge_into_from_import(file, module, &members)).flatten() {
-            Some(edit) => {
-                edits.push(edit);
+            Some(merged) => {
+                edits.extend(merged);
                 fresh_lines
                     .extend(missing.iter().filter(|l| l.module == module && l.name.is_none()).map(|l| (*l).clone()));
             }

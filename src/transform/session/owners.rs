@@ -559,7 +559,10 @@ impl<'a> Threading<'a> {
             }
             for (module, members) in by_module.into_iter().filter(|(_, m)| !m.is_empty()) {
                 let merged = primitives::merge_into_from_import(file, module, &members);
-                edits.extend(merged.or_else(|| primitives::add_import(file, module, Some(&members.join(", ")), None)));
+                match merged {
+                    Some(merged) => edits.extend(merged),
+                    None => edits.extend(primitives::add_import(file, module, Some(&members.join(", ")), None)),
+                }
             }
             files.push(FileEdits::edit(path, edits));
         }
