@@ -19,6 +19,10 @@ pub trait ProjectFiles {
     fn parsed(&self, rel: &str) -> Option<Arc<SourceFile>>;
     /// Whether a directory exists (namespace packages need no `__init__.py`).
     fn dir_exists(&self, rel: &str) -> bool;
+    /// Whether a file exists, parsing nothing where the view can tell without.
+    fn file_exists(&self, rel: &str) -> bool {
+        self.parsed(rel).is_some()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -72,6 +76,9 @@ impl std::fmt::Display for Fact {
 /// The guard for one project: its import roots, layers and registry conventions.
 pub struct Guard<'c> {
     config: &'c Config,
+    /// Why importing a module's own body fails (`None`: it does not), per module: many imports
+    /// share their packages.
+    body_failures: Mutex<HashMap<String, Option<String>>>,
 }
 
 /// A module a file imports, resolved to an absolute dotted name.
@@ -79,14 +86,11 @@ struct ImportSite {
     module: String,
     names: Vec<String>,
     line: usize,
-    /// A statement of the module's own body (not in a function, `try` or `if`): it runs, and
-    /// must succeed, whenever the module is imported.
-    top_level: bool,
 }
 
 impl<'c> Guard<'c> {
     pub fn new(config: &'c Config) -> Self {
-        Guard { config }
+        Guard { config, body_failures: Mutex::new(HashMap::new()) }
     }
 
     fn roots(&self) -> &[String] {
@@ -126,51 +130,56 @@ impl<'c> Guard<'c> {
 
     /// Every import statement of the file (nested ones too: they run when their function runs).
     fn import_sites(&self, file: &SourceFile) -> Vec<ImportSite> {
-        let module = python::module_name(&file.rel_path, self.roots());
-        let is_package = file.rel_path.ends_with("__init__.py");
+        let importer = python::module_name(&file.rel_path, self.roots());
         let mut out = Vec::new();
-        for_each_node(file.tree.root_node(), |n| {
-            let line = file.line_col(n.start_byte()).0;
-            let top_level = n.parent().is_some_and(|p| p.kind() == "module");
-            match n.kind() {
-                "import_statement" => {
-                    let mut cursor = n.walk();
-                    for name in n.children_by_field_name("name", &mut cursor) {
-                        let target =
-                            if name.kind() == "aliased_import" { name.child_by_field_name("name") } else { Some(name) };
-                        if let Some(t) = target {
-                            out.push(ImportSite {
-                                module: file.node_text(t).to_string(),
-                                names: Vec::new(),
-                                line,
-                                top_level,
-                            });
-                        }
-                    }
-                }
-                "import_from_statement" => {
-                    let Some(m) = n.child_by_field_name("module_name") else { return };
-                    let reference = file.node_text(m).split_whitespace().collect::<String>();
-                    let absolute = match &module {
-                        Some(importer) => python::resolve_module(&reference, importer, is_package),
-                        None if reference.starts_with('.') => return,
-                        None => reference,
-                    };
-                    let mut names = Vec::new();
-                    let mut cursor = n.walk();
-                    for name in n.children_by_field_name("name", &mut cursor) {
-                        let target =
-                            if name.kind() == "aliased_import" { name.child_by_field_name("name") } else { Some(name) };
-                        if let Some(t) = target {
-                            names.push(file.node_text(t).to_string());
-                        }
-                    }
-                    out.push(ImportSite { module: absolute, names, line, top_level });
-                }
-                _ => {}
-            }
-        });
+        for_each_node(file.tree.root_node(), |n| self.import_sites_of(file, importer.as_deref(), n, &mut out));
         out
+    }
+
+    /// The import statements of the module's own body (not in a function, `try` or `if`): they
+    /// run, and must succeed, whenever the module is imported.
+    fn top_level_import_sites(&self, file: &SourceFile) -> Vec<ImportSite> {
+        let importer = python::module_name(&file.rel_path, self.roots());
+        let mut out = Vec::new();
+        let root = file.tree.root_node();
+        let mut cursor = root.walk();
+        for n in root.named_children(&mut cursor) {
+            self.import_sites_of(file, importer.as_deref(), n, &mut out);
+        }
+        out
+    }
+
+    /// The modules statement `n` imports, if it is an import statement (`importer`: the file's
+    /// own dotted name, which relative imports resolve against).
+    fn import_sites_of(&self, file: &SourceFile, importer: Option<&str>, n: Node, out: &mut Vec<ImportSite>) {
+        let line = file.line_col(n.start_byte()).0;
+        let imported = |name: Node| {
+            let target = if name.kind() == "aliased_import" { name.child_by_field_name("name") } else { Some(name) };
+            target.map(|t| file.node_text(t).to_string())
+        };
+        match n.kind() {
+            "import_statement" => {
+                let mut cursor = n.walk();
+                for module in n.children_by_field_name("name", &mut cursor).filter_map(imported) {
+                    out.push(ImportSite { module, names: Vec::new(), line });
+                }
+            }
+            "import_from_statement" => {
+                let Some(m) = n.child_by_field_name("module_name") else { return };
+                let reference = file.node_text(m).split_whitespace().collect::<String>();
+                let absolute = match importer {
+                    Some(importer) => {
+                        python::resolve_module(&reference, importer, file.rel_path.ends_with("__init__.py"))
+                    }
+                    None if reference.starts_with('.') => return,
+                    None => reference,
+                };
+                let mut cursor = n.walk();
+                let names = n.children_by_field_name("name", &mut cursor).filter_map(imported).collect();
+                out.push(ImportSite { module: absolute, names, line });
+            }
+            _ => {}
+        }
     }
 
     /// The file of a project module, if it is one: `a/b.py` or `a/b/__init__.py` under an import root.
@@ -276,27 +285,42 @@ impl<'c> Guard<'c> {
 
     /// Why importing project module `module` fails, if it does: Python runs the body of every
     /// package on its path and then the module's own, so a top-level import in one of them of a
-    /// project module that does not exist (or of a name it does not define) raises `ImportError`
-    /// before anything of `module` can be used. One hop only: the modules those bodies import are
-    /// not followed further.
+    /// project module that does not exist raises `ImportError` before anything of `module` can be
+    /// used. One hop only: the modules those bodies import are not followed further (nor is it
+    /// checked that they define the names imported from them, which would mean parsing them all).
     fn import_failure(&self, files: &dyn ProjectFiles, module: &str) -> Option<String> {
         let parts: Vec<&str> = module.split('.').collect();
-        (1..=parts.len()).find_map(|n| {
-            let body = self.module_file(files, &parts[..n].join("."))?;
-            self.import_sites(&body).into_iter().filter(|s| s.top_level).find_map(|site| {
+        (1..=parts.len()).find_map(|n| self.body_failure(files, &parts[..n].join(".")))
+    }
+
+    /// Why running the body of `module` fails at one of its top-level imports (see
+    /// [`Self::import_failure`]); remembered per module.
+    fn body_failure(&self, files: &dyn ProjectFiles, module: &str) -> Option<String> {
+        if let Some(known) = self.body_failures.lock().ok().and_then(|m| m.get(module).cloned()) {
+            return known;
+        }
+        let why = self.module_file(files, module).and_then(|body| {
+            self.top_level_import_sites(&body).into_iter().find_map(|site| {
                 if !self.is_project_module(files, &site.module) {
                     return None;
                 }
-                if !self.module_exists(files, &site.module) {
-                    return Some(format!(
-                        "{} imports `{}`, which does not exist in the project",
-                        body.rel_path, site.module
-                    ));
-                }
-                let missing = site.names.iter().find(|name| !self.import_resolves(files, &site.module, Some(name)))?;
-                Some(format!("{} imports `{missing}` from `{}`, which does not define it", body.rel_path, site.module))
+                // Whether the module is there, without parsing it: the bodies' imports reach far.
+                let there = self.roots().iter().any(|root| {
+                    let rel = site.module.replace('.', "/");
+                    let base = if root.is_empty() || root == "." { rel } else { format!("{root}/{rel}") };
+                    files.file_exists(&format!("{base}.py"))
+                        || files.file_exists(&format!("{base}/__init__.py"))
+                        || files.dir_exists(&base)
+                });
+                (!there).then(|| {
+                    format!("{} imports `{}`, which does not exist in the project", body.rel_path, site.module)
+                })
             })
-        })
+        });
+        if let Ok(mut memo) = self.body_failures.lock() {
+            memo.insert(module.to_string(), why.clone());
+        }
+        why
     }
 
     /// Calls of top-level functions of project modules (`module.f(...)` or an imported `f(...)`)

@@ -18,6 +18,16 @@ fn sample_repo() -> tempfile::TempDir {
     dir
 }
 
+/// The sample repository with a local bare remote `origin` that has its `main`.
+fn sample_repo_with_remote() -> (tempfile::TempDir, tempfile::TempDir) {
+    let repo = sample_repo();
+    let remote = tempfile::tempdir().unwrap();
+    git(remote.path(), &["init", "-q", "--bare"]);
+    git(repo.path(), &["remote", "add", "origin", remote.path().to_str().unwrap()]);
+    git(repo.path(), &["push", "-q", "origin", "main"]);
+    (repo, remote)
+}
+
 /// The files of a commit, as a checkout would write them.
 fn files_of(repo: &Path, rev: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
     let out = tempfile::tempdir().unwrap();
@@ -243,12 +253,8 @@ fn an_existing_branch_is_rebuilt_only_with_update_and_never_over_foreign_commits
 
 #[test]
 fn push_goes_to_the_remote_with_a_lease() {
-    let repo = sample_repo();
+    let (repo, remote) = sample_repo_with_remote();
     let root = repo.path();
-    let remote = tempfile::tempdir().unwrap();
-    git(remote.path(), &["init", "-q", "--bare"]);
-    git(root, &["remote", "add", "origin", remote.path().to_str().unwrap()]);
-    git(root, &["push", "-q", "origin", "main"]);
 
     let (code, _, stderr) = run(root, &["migrate", "--branch", "strata/layers", "--author", BOT, "--push", "origin"]);
     assert_eq!(code, 0, "{stderr}");
@@ -323,12 +329,8 @@ fn quiet_says_nothing_and_verbose_tells_each_pass() {
 
 #[test]
 fn a_bot_in_a_fresh_clone_keeps_an_unchanged_branch_and_never_pushes_over_someone_s_commits() {
-    let repo = sample_repo();
+    let (repo, remote) = sample_repo_with_remote();
     let root = repo.path();
-    let remote = tempfile::tempdir().unwrap();
-    git(remote.path(), &["init", "-q", "--bare"]);
-    git(root, &["remote", "add", "origin", remote.path().to_str().unwrap()]);
-    git(root, &["push", "-q", "origin", "main"]);
     let bot = |dir: &Path, extra: &[&str]| {
         let mut args =
             vec!["migrate", "--base", "origin/main", "--branch", "strata/layers", "--author", BOT, "--push", "origin"];

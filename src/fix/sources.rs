@@ -20,6 +20,8 @@ pub struct Sources<'a> {
     facts: Mutex<HashMap<String, Arc<Vec<Fact>>>>,
     /// Dotted names of every module of the project, listed on first use.
     modules: std::sync::OnceLock<Arc<Vec<String>>>,
+    /// One guard for the pass, so what it learns of the files (which modules import) is shared.
+    guard: Guard<'a>,
 }
 
 impl<'a> Sources<'a> {
@@ -31,6 +33,7 @@ impl<'a> Sources<'a> {
             scopes: Mutex::new(HashMap::new()),
             facts: Mutex::new(HashMap::new()),
             modules: std::sync::OnceLock::new(),
+            guard: Guard::new(&project.config),
         }
     }
 
@@ -62,7 +65,7 @@ impl<'a> Sources<'a> {
 
     /// The semantic facts of a file as it stands in this pass (cached).
     fn facts(&self, file: &SourceFile) -> Arc<Vec<Fact>> {
-        cached(&self.facts, file, || Guard::new(&self.project.config).file_facts(self, file))
+        cached(&self.facts, file, || self.guard.file_facts(self, file))
     }
 
     /// The dotted names of every Python module of the project (files of this run included).
@@ -96,6 +99,10 @@ impl ProjectFiles for Sources<'_> {
 
     fn dir_exists(&self, rel: &str) -> bool {
         self.dir_exists_in_run(rel)
+    }
+
+    fn file_exists(&self, rel: &str) -> bool {
+        self.contents.contains_key(rel) || self.project.root().join(rel).is_file()
     }
 }
 
@@ -200,5 +207,12 @@ impl ProjectFiles for Overlay<'_, '_> {
     fn dir_exists(&self, rel: &str) -> bool {
         let prefix = format!("{rel}/");
         self.base.dir_exists_in_run(rel) || self.files.keys().any(|k| k.starts_with(&prefix))
+    }
+
+    fn file_exists(&self, rel: &str) -> bool {
+        match self.files.get(rel) {
+            Some(file) => file.is_some(),
+            None => self.base.file_exists(rel),
+        }
     }
 }
